@@ -1,0 +1,88 @@
+# tapir - one Makefile for the agent, BPF programs, tests and benchmarks.
+# Quiet by default; `make V=1` prints full commands.  Output in build/.
+#   make            build/tapir
+#   make test       unit + end-to-end tests (needs root for the netns lab)
+#   make unit       unit tests only
+#   make bench      benchmarks (prints ratios measured in one run)
+#   make CC=clang   the same with clang; both must build with -Werror
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+CC      ?= gcc
+BUILD   ?= build
+PKGS    := libpcap openssl zlib libbrotlidec libnghttp2
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpcap -lssl -lcrypto -lz -lbrotlidec -lnghttp2)
+
+OPT     ?= -O2 -g
+WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS  ?=
+CFLAGS  += $(OPT) $(WARN) -std=gnu11 -D_GNU_SOURCE -fno-strict-aliasing $(PKG_CFLAGS) -Iagent
+LDFLAGS ?=
+LDLIBS  += $(PKG_LIBS) -lm
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+AGENT_SRCS := $(sort $(wildcard agent/*.c))
+AGENT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(AGENT_SRCS))
+LIB_OBJS   := $(filter-out $(BUILD)/obj/agent/main.o,$(AGENT_OBJS))
+UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+TOOL_SRCS  := $(sort $(wildcard tests/tools/*.c))
+TOOL_BINS  := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
+
+.PHONY: all clean unit test e2e bench demo install-deps tools
+all: $(BUILD)/tapir
+
+$(BUILD)/obj/%.o: %.c $(wildcard agent/*.h) Makefile
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/tapir: $(AGENT_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/libtapir.a: $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/tt.h $(BUILD)/libtapir.a
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libtapir.a $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libtapir.a
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libtapir.a $(LDFLAGS) $(LDLIBS)
+
+tools: $(TOOL_BINS)
+
+unit: $(UNIT_BINS)
+	$(Q)tests/run-unit.sh $(UNIT_BINS)
+
+test: all $(UNIT_BINS) $(TOOL_BINS)
+	$(Q)tests/run.sh
+
+e2e: all $(TOOL_BINS)
+	$(Q)tests/run.sh --e2e-only
+
+bench: all $(TOOL_BINS)
+	$(Q)bench/run.sh
+
+demo: all
+	$(Q)scripts/demo.sh
+
+install-deps:
+	$(Q)scripts/install-deps.sh
+
+clean:
+	rm -rf $(BUILD)

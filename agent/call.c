@@ -1,0 +1,113 @@
+/* call.c - construction and destruction of call records (see call.h).
+ * Owns the memory of every call it hands out until call_free(). */
+#include "call.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util.h"
+
+struct call *call_new(const struct body_opts *opts)
+{
+	struct call *c = xcalloc(1, sizeof(*c));
+
+	body_init(&c->req.body, opts);
+	body_init(&c->resp.body, opts);
+	return c;
+}
+
+static void free_hdrs(struct hdr *h, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(h[i].name);
+		free(h[i].value);
+	}
+	free(h);
+}
+
+static void msg_fini(struct http_msg *m)
+{
+	free(m->method);
+	free(m->authority);
+	free(m->path);
+	free(m->scheme);
+	free_hdrs(m->hdrs, m->nhdrs);
+	free_hdrs(m->trailers, m->ntrailers);
+	body_fini(&m->body);
+}
+
+void call_free(struct call *c)
+{
+	if (!c)
+		return;
+	msg_fini(&c->req);
+	msg_fini(&c->resp);
+	for (size_t i = 0; i < c->nerrors; i++)
+		free(c->errors[i]);
+	free(c->errors);
+	free(c);
+}
+
+static void add_hdr(struct hdr **arr, size_t *n, size_t *cap, const char *name,
+		    size_t nlen, const char *value, size_t vlen)
+{
+	if (*n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 16;
+		struct hdr *p = realloc(*arr, ncap * sizeof(**arr));
+
+		if (!p)
+			return;
+		*arr = p;
+		*cap = ncap;
+	}
+	(*arr)[*n].name = xstrndup(name, nlen);
+	(*arr)[*n].value = xstrndup(value, vlen);
+	(*n)++;
+}
+
+void http_msg_add_header(struct http_msg *m, const char *name, size_t nlen,
+			 const char *value, size_t vlen)
+{
+	add_hdr(&m->hdrs, &m->nhdrs, &m->cap_hdrs, name, nlen, value, vlen);
+}
+
+void http_msg_add_trailer(struct http_msg *m, const char *name, size_t nlen,
+			  const char *value, size_t vlen)
+{
+	add_hdr(&m->trailers, &m->ntrailers, &m->cap_trailers, name, nlen,
+		value, vlen);
+}
+
+const char *http_msg_header(const struct http_msg *m, const char *name)
+{
+	for (size_t i = 0; i < m->nhdrs; i++)
+		if (!strcasecmp(m->hdrs[i].name, name))
+			return m->hdrs[i].value;
+	return NULL;
+}
+
+void call_error(struct call *c, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	for (size_t i = 0; i < c->nerrors; i++)
+		if (!strcmp(c->errors[i], buf))
+			return;
+	if (c->nerrors == c->cap_errors) {
+		size_t ncap = c->cap_errors ? c->cap_errors * 2 : 4;
+		char **p = realloc(c->errors, ncap * sizeof(*p));
+
+		if (!p)
+			return;
+		c->errors = p;
+		c->cap_errors = ncap;
+	}
+	c->errors[c->nerrors++] = xstrndup(buf, strlen(buf));
+}

@@ -1,0 +1,85 @@
+/* call.h - the call record: one HTTP exchange, as DESIGN.md's JSON record.
+ *
+ * Owns: every string in it (heap copies made at the parser boundary, the
+ * one place tapir copies header bytes), the two bodies, the error list.
+ * A call is built by a protocol parser (http1.c, later http2.c), completed
+ * with flow and TLS facts by conn.c, written by a sink, then freed.
+ *
+ * Invariant: an empty error list is a promise that every field is exactly
+ * what crossed the wire; anything uncertain adds an error string.
+ */
+#ifndef TAPIR_CALL_H
+#define TAPIR_CALL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "body.h"
+
+struct hdr {
+	char *name;
+	char *value;
+};
+
+struct http_msg {
+	bool present;
+	char *method;		/* request only */
+	char *authority;	/* request only: Host / :authority */
+	char *path;		/* request only */
+	char *scheme;		/* request only, HTTP/2 */
+	int status;		/* response only, 0 if unknown */
+	struct hdr *hdrs;
+	size_t nhdrs, cap_hdrs;
+	struct hdr *trailers;
+	size_t ntrailers, cap_trailers;
+	struct body body;
+	uint64_t ts_first_ns;	/* first byte of the message */
+	uint64_t ts_last_ns;	/* last byte of the message */
+	bool complete;		/* framing reached its end */
+};
+
+struct call_flow {
+	char src[64];		/* client "addr:port" */
+	char dst[64];		/* server */
+	char iface[32];		/* "" when unknown */
+	const char *direction;	/* "north-south" / "east-west" / NULL */
+};
+
+struct call_tls {
+	bool present;
+	char version[16];	/* "TLSv1.3" */
+	char cipher[64];	/* IANA name */
+	char sni[256];
+	char alpn[32];
+	bool decrypted;
+	char reason[96];	/* why not decrypted, "" if decrypted */
+};
+
+struct call {
+	const char *http_version;	/* "1.0", "1.1", "2" or NULL */
+	uint32_t stream_id;		/* HTTP/2 only, 0 otherwise */
+	bool pushed;
+	struct call_flow flow;
+	struct call_tls tls;
+	struct http_msg req, resp;
+	char **errors;
+	size_t nerrors, cap_errors;
+};
+
+/* Allocate an empty call; bodies initialised with opts. Never NULL. */
+struct call *call_new(const struct body_opts *opts);
+void call_free(struct call *c);	/* accepts NULL */
+
+/* Append a header / trailer (copies name and value). */
+void http_msg_add_header(struct http_msg *m, const char *name, size_t nlen,
+			 const char *value, size_t vlen);
+void http_msg_add_trailer(struct http_msg *m, const char *name, size_t nlen,
+			  const char *value, size_t vlen);
+/* First header with this name (case-insensitive), or NULL. */
+const char *http_msg_header(const struct http_msg *m, const char *name);
+
+/* Add an error string (printf-style); duplicates are suppressed. */
+void call_error(struct call *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,82 @@
+/* reasm.h - TCP reassembly of one direction of one flow.
+ *
+ * Owns: out-of-order segment copies (charged to the shared memcap).  Does
+ * not own the flow or the upper layer; it reports in-order data, gaps and
+ * the end of the stream through struct reasm_ops.
+ *
+ * Invariants: bytes are delivered exactly once and in order; a byte that
+ * was not captured is never delivered, it is reported as a gap of known
+ * length; the first copy of a byte wins, a later copy that differs is
+ * counted as a conflicting overlap (ops->conflict); sequence numbers are
+ * compared as (int32_t)(a - b) and tracked in a 64-bit stream offset.
+ *
+ *   reasm_init -> [SYN: reasm_push sets isn] -> data flows via ops->data
+ *   out-of-order: queued; hole later filled -> drained in order
+ *   hole never filled: reasm_flush / memcap / window -> ops->gap, skip on
+ *   FIN: ops->end(REASM_END_FIN) once all bytes before it were delivered
+ *   RST: ops->end(REASM_END_RST)
+ */
+#ifndef TAPIR_REASM_H
+#define TAPIR_REASM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util.h"
+
+enum reasm_end { REASM_END_FIN = 1, REASM_END_RST = 2, REASM_END_TIMEOUT = 3,
+		 REASM_END_EOF = 4 };
+
+struct reasm_ops {
+	/* In-order bytes; p is valid only during the call. */
+	void (*data)(void *ctx, int dir, const uint8_t *p, uint32_t n,
+		     uint64_t ts_ns);
+	/* n bytes at this point of the stream were not captured. */
+	void (*gap)(void *ctx, int dir, uint64_t n, uint64_t ts_ns);
+	/* The stream ended (once per direction). */
+	void (*end)(void *ctx, int dir, enum reasm_end how, uint64_t ts_ns);
+};
+
+struct reasm_seg;	/* queued out-of-order copy, private */
+
+struct reasm_stats {
+	uint64_t segments, bytes, ooo_segments, retrans_segments, overlaps,
+		conflicts, gaps, gap_bytes, memcap_drops;
+};
+
+struct reasm {
+	const struct reasm_ops *ops;
+	void *ctx;
+	int dir;
+	struct memcap *mc;
+	struct reasm_stats *st;	/* shared counters, may be NULL */
+	bool have_isn;		/* next_seq is meaningful */
+	bool syn_seen;
+	bool fin_seen, ended;
+	uint32_t isn;		/* sequence number of stream offset 0 */
+	uint64_t next;		/* stream offset of the next byte to deliver */
+	uint64_t fin_off;	/* stream offset of the FIN */
+	uint64_t delivered;	/* bytes delivered */
+	uint32_t window_max;	/* max bytes buffered out of order */
+	struct reasm_seg *q;	/* sorted by offset */
+	uint64_t queued;	/* bytes in q */
+};
+
+void reasm_init(struct reasm *r, int dir, const struct reasm_ops *ops,
+		void *ctx, struct memcap *mc, struct reasm_stats *st,
+		uint32_t window_max);
+/* Push one segment of this direction (flags as TCPF_*).  Payload is copied
+ * only when it has to wait.  Returns 0; never fails (memory pressure turns
+ * into gaps). */
+int reasm_push(struct reasm *r, uint32_t seq, uint8_t flags,
+	       const uint8_t *p, uint32_t n, uint64_t ts_ns);
+/* The peer acknowledged up to ack: bytes below it that are still missing
+ * were lost by the capture, not by the network (reported as a gap once the
+ * stream has data queued beyond the hole). */
+void reasm_ack(struct reasm *r, uint32_t ack, uint64_t ts_ns);
+/* Give up on every hole: report gaps, deliver what is queued, end. */
+void reasm_flush(struct reasm *r, enum reasm_end how, uint64_t ts_ns);
+/* Free queued data without reporting anything. */
+void reasm_fini(struct reasm *r);
+
+#endif

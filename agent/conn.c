@@ -1,0 +1,476 @@
+/* conn.c - per-connection protocol dispatch (see conn.h for the diagram).
+ *
+ * Directions: flow.c numbers them 0 = its client guess -> server.  Here
+ * "fdir" is flow.c's direction and "role" the direction by the bytes'
+ * verdict (0 = client -> server); role = fdir ^ swapped.  Parsers above
+ * (tls.c, http1.c) only ever see roles.
+ *
+ * Invariant: a byte is handed to exactly one parser or counted as lost
+ * (lost bytes reach the parser as a gap), never both and never dropped
+ * silently.
+ */
+#include "conn.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "call.h"
+#include "http1.h"
+#include "json.h"
+#include "tls.h"
+#include "util.h"
+
+enum proto { P_UNKNOWN = 0, P_TLS, P_HTTP1, P_HTTP2, P_OTHER };
+
+/* Bytes held while a protocol is not yet recognised, per direction. */
+struct sniff {
+	uint8_t b[2][CONN_SNIFF];
+	uint8_t n[2];
+	bool nope[2];		/* this direction's bytes matched nothing */
+	uint64_t lost[2];	/* bytes dropped before recognition */
+};
+
+struct conn {
+	struct conn_env *env;
+	struct flow *f;
+	bool swapped;
+	enum proto outer;	/* on TCP */
+	enum proto inner;	/* inside TLS */
+	struct sniff os;	/* outer, by fdir */
+	struct sniff is;	/* inner, by role */
+	struct tls_session *tls;
+	struct h1_conn *h1;
+	uint64_t ncalls;
+};
+
+static const uint8_t h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/* ---- emitting calls ------------------------------------------------- */
+
+static void fill_flow(struct conn *c, struct call *call)
+{
+	const struct flow_key *k = &c->f->key;
+	int ci = c->swapped ? 1 : 0;
+
+	fmt_endpoint(call->flow.src, sizeof(call->flow.src), k->family,
+		     k->addr[ci], k->port[ci]);
+	fmt_endpoint(call->flow.dst, sizeof(call->flow.dst), k->family,
+		     k->addr[!ci], k->port[!ci]);
+}
+
+static void fill_tls(struct conn *c, struct call *call, bool from_plaintext)
+{
+	const struct tls_info *ti;
+
+	if (!c->tls)
+		return;
+	ti = tls_session_info(c->tls);
+	call->tls.present = true;
+	snprintf(call->tls.version, sizeof(call->tls.version), "%s",
+		 ti->version_name);
+	snprintf(call->tls.cipher, sizeof(call->tls.cipher), "%s",
+		 ti->cipher_name);
+	snprintf(call->tls.sni, sizeof(call->tls.sni), "%s", ti->sni);
+	snprintf(call->tls.alpn, sizeof(call->tls.alpn), "%s", ti->alpn);
+	call->tls.decrypted = from_plaintext;
+	if (!from_plaintext)
+		snprintf(call->tls.reason, sizeof(call->tls.reason), "%s",
+			 ti->reason[0] ? ti->reason : "not decrypted");
+}
+
+static void write_call(struct conn *c, struct call *call)
+{
+	struct engine_stats *st = c->env->st;
+
+	fill_flow(c, call);
+	st->calls++;
+	if (call->nerrors)
+		st->calls_with_errors++;
+	if (json_sink_write(c->env->sink, call))
+		st->write_errors++;
+	call_free(call);
+}
+
+/* h1_emit_fn: a call from the HTTP/1 parser, plain or inside TLS. */
+static void h1_emit(void *ctx, struct call *call)
+{
+	struct conn *c = ctx;
+
+	c->ncalls++;
+	fill_tls(c, call, true);
+	write_call(c, call);
+}
+
+/* A TLS session that produced no HTTP call it could stand behind: one
+ * record with its metadata and the reason, no request or response. */
+static void emit_tls_only(struct conn *c)
+{
+	const struct tls_info *ti = tls_session_info(c->tls);
+	struct call *call;
+
+	if (ti->decrypted && !ti->reason[0])
+		return;	/* its calls speak for it */
+	call = call_new(&c->env->opts->body);
+	fill_tls(c, call, false);
+	if (ti->decrypted)
+		call->tls.decrypted = true;
+	call_error(call, "%s", call->tls.reason[0] ? call->tls.reason :
+		   "TLS session not decrypted");
+	/* Timestamps of a record without messages: none known here; the
+	 * flow's first packet is the closest honest value. */
+	call->req.ts_first_ns = c->f->first_ts_ns;
+	call->req.ts_last_ns = c->f->last_ts_ns;
+	write_call(c, call);
+}
+
+/* ---- recognising protocols ------------------------------------------ */
+
+static int is_tls_record(const uint8_t *p, uint32_t n)
+{
+	if (n < 3)
+		return -EAGAIN;
+	return p[0] >= 20 && p[0] <= 24 && p[1] == 3 && p[2] <= 4;
+}
+
+enum verdict { V_MORE, V_NOPE, V_TLS_HELLO, V_TLS_MID, V_REQ, V_RESP, V_H2 };
+
+static enum verdict classify(const uint8_t *p, uint32_t n, bool outer)
+{
+	int r, more = 0;
+	uint32_t k = MIN(n, (uint32_t)sizeof(h2_preface) - 1);
+
+	if (!memcmp(p, h2_preface, k))
+		return k == sizeof(h2_preface) - 1 ? V_H2 : V_MORE;
+	if (outer) {
+		r = tls_looks_like_client_hello(p, n);
+		if (r == 1)
+			return V_TLS_HELLO;
+		more |= r == -EAGAIN;
+		r = is_tls_record(p, n);
+		if (r == 1 && n >= 5)
+			return V_TLS_MID;
+		more |= r == -EAGAIN || (r == 1 && n < 5);
+	}
+	r = h1_looks_like_request(p, n);
+	if (r == 1)
+		return V_REQ;
+	more |= r == -EAGAIN;
+	r = h1_looks_like_response(p, n);
+	if (r == 1)
+		return V_RESP;
+	more |= r == -EAGAIN;
+	return more && n < CONN_SNIFF ? V_MORE : V_NOPE;
+}
+
+/* Look at dir's next bytes.  Returns the verdict; on V_MORE the bytes were
+ * kept in s, on V_NOPE they were counted as lost. */
+static enum verdict sniff_feed(struct sniff *s, int dir, const uint8_t *p,
+			       uint32_t n, bool outer)
+{
+	uint8_t tmp[CONN_SNIFF];
+	uint32_t k = MIN(n, (uint32_t)(CONN_SNIFF - s->n[dir]));
+	enum verdict v;
+
+	if (s->nope[dir]) {
+		s->lost[dir] += n;
+		return V_NOPE;
+	}
+	memcpy(tmp, s->b[dir], s->n[dir]);
+	memcpy(tmp + s->n[dir], p, k);
+	v = classify(tmp, s->n[dir] + k, outer);
+	if (v == V_MORE) {
+		memcpy(s->b[dir] + s->n[dir], p, k);
+		s->n[dir] += k;
+	} else if (v == V_NOPE) {
+		s->nope[dir] = true;
+		s->lost[dir] += s->n[dir] + n;
+		s->n[dir] = 0;
+	}
+	return v;
+}
+
+/* ---- the inner (plaintext) side of TLS -------------------------------- */
+
+static void inner_feed(struct conn *c, int role, const uint8_t *p, uint32_t n,
+		       uint64_t ts);
+
+static void start_h1(struct conn *c)
+{
+	if (!c->h1) {
+		c->h1 = h1_conn_new(&c->env->h1, h1_emit, c);
+		c->env->st->http1_conns++;
+	}
+}
+
+/* Replay what the sniffer held: gaps for lost bytes, then kept bytes. */
+static void replay(struct conn *c, struct sniff *s, int (*map)(struct conn *, int),
+		   void (*feed)(struct conn *, int, const uint8_t *, uint32_t, uint64_t),
+		   void (*gap)(struct conn *, int, uint64_t, uint64_t), uint64_t ts)
+{
+	for (int d = 0; d < 2; d++) {
+		int role = map(c, d);
+		if (s->lost[d])
+			gap(c, role, s->lost[d], ts);
+		s->lost[d] = 0;
+		s->nope[d] = false;
+		if (s->n[d]) {
+			uint8_t tmp[CONN_SNIFF];
+			uint32_t k = s->n[d];
+			memcpy(tmp, s->b[d], k);
+			s->n[d] = 0;
+			feed(c, role, tmp, k, ts);
+		}
+	}
+}
+
+static int map_identity(struct conn *c, int d) { (void)c; return d; }
+static int map_fdir(struct conn *c, int d) { return d ^ (c->swapped ? 1 : 0); }
+
+static void inner_parse(struct conn *c, int role, const uint8_t *p, uint32_t n,
+			uint64_t ts)
+{
+	if (c->inner == P_HTTP1)
+		h1_feed(c->h1, role, p, n, ts);
+}
+
+static void inner_gap(struct conn *c, int role, uint64_t n, uint64_t ts)
+{
+	c->env->st->gaps++;
+	if (c->inner == P_HTTP1)
+		h1_gap(c->h1, role, n, ts);
+	else if (c->inner == P_UNKNOWN)
+		c->is.lost[role] += n;
+}
+
+static void inner_decide(struct conn *c, enum proto p, uint64_t ts)
+{
+	c->inner = p;
+	if (p == P_HTTP1)
+		start_h1(c);
+	else if (p == P_HTTP2)
+		c->env->st->h2_conns++;
+	else
+		c->env->st->other_conns++;
+	replay(c, &c->is, map_identity, inner_parse, inner_gap, ts);
+}
+
+static void inner_feed(struct conn *c, int role, const uint8_t *p, uint32_t n,
+		       uint64_t ts)
+{
+	if (c->inner == P_UNKNOWN) {
+		const struct tls_info *ti = tls_session_info(c->tls);
+		enum verdict v;
+
+		if (!strcmp(ti->alpn, "h2")) {
+			inner_decide(c, P_HTTP2, ts);
+		} else if (!strncmp(ti->alpn, "http/1", 6)) {
+			inner_decide(c, P_HTTP1, ts);
+		} else {
+			v = sniff_feed(&c->is, role, p, n, false);
+			if (v == V_MORE)
+				return;
+			if (v == V_NOPE) {
+				/* both sides unrecognisable: not HTTP */
+				if (c->is.nope[!role])
+					inner_decide(c, P_OTHER, ts);
+				return;
+			}
+			/* replays the held prefix; this chunk follows whole */
+			inner_decide(c, v == V_H2 ? P_HTTP2 : P_HTTP1, ts);
+		}
+	}
+	inner_parse(c, role, p, n, ts);
+}
+
+/* ---- TLS callbacks ---------------------------------------------------- */
+
+static void tls_plaintext(void *ctx, int role, const uint8_t *p, uint32_t n,
+			  uint64_t ts)
+{
+	inner_feed(ctx, role, p, n, ts);
+}
+
+static void tls_gap(void *ctx, int role, uint64_t n, uint64_t ts)
+{
+	inner_gap(ctx, role, n, ts);
+}
+
+static const struct tls_ops conn_tls_ops = {
+	.plaintext = tls_plaintext,
+	.gap = tls_gap,
+};
+
+/* ---- the outer (TCP) side --------------------------------------------- */
+
+static void outer_parse(struct conn *c, int role, const uint8_t *p, uint32_t n,
+			uint64_t ts)
+{
+	switch (c->outer) {
+	case P_TLS:
+		tls_session_feed(c->tls, role, p, n, ts);
+		break;
+	case P_HTTP1:
+		h1_feed(c->h1, role, p, n, ts);
+		break;
+	default:
+		break;
+	}
+}
+
+static void outer_gap(struct conn *c, int role, uint64_t n, uint64_t ts)
+{
+	c->env->st->gaps++;
+	switch (c->outer) {
+	case P_TLS:
+		tls_session_gap(c->tls, role, n, ts);
+		break;
+	case P_HTTP1:
+		h1_gap(c->h1, role, n, ts);
+		break;
+	default:
+		break;
+	}
+}
+
+/* The bytes of fdir say who is the client: client_fdir. */
+static void set_roles(struct conn *c, int client_fdir)
+{
+	if (c->f->roles_certain)
+		return;
+	c->swapped = client_fdir == 1;
+}
+
+static void outer_decide(struct conn *c, enum verdict v, int fdir, uint64_t ts)
+{
+	switch (v) {
+	case V_TLS_HELLO:
+		set_roles(c, fdir);
+		/* fall through */
+	case V_TLS_MID:
+		c->outer = P_TLS;
+		c->tls = tls_session_new(c->env->ks, &conn_tls_ops, c,
+					 c->env->mc, c->env->tls_st);
+		c->env->st->tls_sessions++;
+		if (v == V_TLS_MID)
+			c->env->st->midstream_conns++;
+		break;
+	case V_REQ:
+		set_roles(c, fdir);
+		c->outer = P_HTTP1;
+		start_h1(c);
+		break;
+	case V_RESP:
+		set_roles(c, !fdir);
+		c->outer = P_HTTP1;
+		c->env->st->midstream_conns++;
+		start_h1(c);
+		break;
+	case V_H2:
+		set_roles(c, fdir);
+		c->outer = P_HTTP2;
+		c->env->st->h2_conns++;
+		break;
+	default:
+		c->outer = P_OTHER;
+		c->env->st->other_conns++;
+		break;
+	}
+	replay(c, &c->os, map_fdir, outer_parse, outer_gap, ts);
+}
+
+static void stream_data(void *ctx, int fdir, const uint8_t *p, uint32_t n,
+			uint64_t ts)
+{
+	struct flow *f = ctx;
+	struct conn *c = f->app;
+	enum verdict v;
+
+	if (!c)
+		return;
+	if (c->outer == P_UNKNOWN) {
+		v = sniff_feed(&c->os, fdir, p, n, true);
+		if (v == V_MORE)
+			return;
+		if (v == V_NOPE) {
+			if (c->os.nope[!fdir])
+				outer_decide(c, V_NOPE, fdir, ts);
+			return;
+		}
+		/* Recognised: the held prefix is replayed by outer_decide,
+		 * then this chunk is parsed whole. */
+		outer_decide(c, v, fdir, ts);
+	}
+	outer_parse(c, fdir ^ (c->swapped ? 1 : 0), p, n, ts);
+}
+
+static void stream_gap(void *ctx, int fdir, uint64_t n, uint64_t ts)
+{
+	struct flow *f = ctx;
+	struct conn *c = f->app;
+
+	if (!c)
+		return;
+	if (c->outer == P_UNKNOWN) {
+		c->os.lost[fdir] += n + c->os.n[fdir];
+		c->os.n[fdir] = 0;
+		return;
+	}
+	outer_gap(c, fdir ^ (c->swapped ? 1 : 0), n, ts);
+}
+
+static void stream_end(void *ctx, int fdir, enum reasm_end how, uint64_t ts)
+{
+	struct flow *f = ctx;
+	struct conn *c = f->app;
+	int role;
+
+	if (!c)
+		return;
+	role = fdir ^ (c->swapped ? 1 : 0);
+	if (c->h1)
+		h1_end(c->h1, role, how == REASM_END_RST, ts);
+}
+
+static void *conn_open(void *ctx, struct flow *f)
+{
+	struct conn *c = xcalloc(1, sizeof(*c));
+
+	c->env = ctx;
+	c->f = f;
+	return c;
+}
+
+static void conn_close(void *ctx, struct flow *f, void *app)
+{
+	struct conn *c = app;
+
+	(void)ctx;
+	(void)f;
+	if (!c)
+		return;
+	/* Pending HTTP calls first (they still need the TLS facts), then the
+	 * TLS session's own record if it produced nothing trustworthy. */
+	h1_conn_free(c->h1);
+	c->h1 = NULL;
+	if (c->tls) {
+		const struct tls_info *ti = tls_session_info(c->tls);
+		if (ti->decrypted)
+			c->env->st->tls_decrypted++;
+		else
+			c->env->st->tls_undecrypted++;
+		emit_tls_only(c);
+	}
+	tls_session_free(c->tls);
+	free(c);
+}
+
+const struct flow_app_ops conn_flow_ops = {
+	.open = conn_open,
+	.close = conn_close,
+	.stream = {
+		.data = stream_data,
+		.gap = stream_gap,
+		.end = stream_end,
+	},
+};

@@ -1,0 +1,41 @@
+/* conn.h - per-connection protocol dispatch, the application side of a flow.
+ *
+ * Owns: what runs on one TCP connection - the TLS session, the HTTP/1
+ * parser, the bytes kept while the protocol is not known yet (at most
+ * CONN_SNIFF bytes per direction) - and the client/server roles as the
+ * bytes tell them.  Does not own the flow (flow.c) or the sink.
+ *
+ *   UNKNOWN --ClientHello / TLS record--> TLS --ALPN or plaintext--> HTTP1
+ *      |                                                       \--> HTTP2*
+ *      +--request / response line--> HTTP1                          OTHER
+ *      +--h2 preface--> HTTP2*       +--neither in CONN_SNIFF bytes--> OTHER
+ *   (* HTTP/2 is recognised and counted; its parser is issue #3.)
+ *
+ * Protocols are recognised by their bytes, never by port.  Roles: a SYN
+ * decides them (flow.c); without one, the side that sends a ClientHello or
+ * a request line is the client.
+ */
+#ifndef TAPIR_CONN_H
+#define TAPIR_CONN_H
+
+#include "engine.h"
+#include "flow.h"
+#include "http1.h"
+
+#define CONN_SNIFF 16
+
+/* What every connection borrows from its engine. */
+struct conn_env {
+	const struct engine_opts *opts;
+	struct h1_opts h1;
+	struct keystore *ks;
+	struct json_sink *sink;
+	struct memcap *mc;
+	struct engine_stats *st;
+	struct tls_stats *tls_st;
+};
+
+/* flow_app_ops for flow_table_new(); its ctx is a struct conn_env *. */
+extern const struct flow_app_ops conn_flow_ops;
+
+#endif

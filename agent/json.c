@@ -1,0 +1,403 @@
+/* json.c - JSON-lines sink for call records (see json.h).
+ *
+ * Builds each record in one reusable buffer and writes it with a single
+ * fwrite, so a record is never interleaved or half-written on a clean exit.
+ */
+#include "json.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+struct json_sink {
+	FILE *f;
+	bool own;
+	int err;
+	struct jbuf b;
+};
+
+static void jb_reserve(struct jbuf *b, size_t n)
+{
+	if (b->len + n + 1 <= b->cap)
+		return;
+	size_t ncap = b->cap ? b->cap : 4096;
+	while (ncap < b->len + n + 1)
+		ncap *= 2;
+	char *p = realloc(b->p, ncap);
+	if (!p) {
+		fputs("tapir: error: out of memory\n", stderr);
+		abort();
+	}
+	b->p = p;
+	b->cap = ncap;
+}
+
+static void jb_put(struct jbuf *b, const char *s, size_t n)
+{
+	jb_reserve(b, n);
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+static void jb_puts(struct jbuf *b, const char *s)
+{
+	jb_put(b, s, strlen(s));
+}
+
+static void jb_printf(struct jbuf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void jb_printf(struct jbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	jb_reserve(b, 64);
+	va_start(ap, fmt);
+	n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= b->cap - b->len) {
+		jb_reserve(b, (size_t)n + 1);
+		va_start(ap, fmt);
+		vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+	}
+	b->len += (size_t)n;
+}
+
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid. */
+static size_t utf8_seq(const uint8_t *p, size_t n)
+{
+	uint8_t c = p[0];
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF)
+		return n >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
+	if (c >= 0xE0 && c <= 0xEF) {
+		if (n < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80)
+			return 0;
+		if (c == 0xE0 && p[1] < 0xA0)
+			return 0;	/* overlong */
+		if (c == 0xED && p[1] > 0x9F)
+			return 0;	/* surrogate */
+		return 3;
+	}
+	if (c >= 0xF0 && c <= 0xF4) {
+		if (n < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 ||
+		    (p[3] & 0xC0) != 0x80)
+			return 0;
+		if (c == 0xF0 && p[1] < 0x90)
+			return 0;
+		if (c == 0xF4 && p[1] > 0x8F)
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+bool utf8_valid(const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		/* fast path over ASCII, 8 bytes at a time */
+		while (i + 8 <= n) {
+			uint64_t w;
+			memcpy(&w, p + i, 8);
+			if (w & 0x8080808080808080ULL)
+				break;
+			i += 8;
+		}
+		if (i >= n)
+			break;
+		size_t k = utf8_seq(p + i, n - i);
+		if (!k)
+			return false;
+		i += k;
+	}
+	return true;
+}
+
+void jbuf_str(struct jbuf *b, const uint8_t *p, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i = 0;
+
+	jb_reserve(b, n + 2);
+	b->p[b->len++] = '"';
+	while (i < n) {
+		size_t run = i;
+		/* copy the longest run that needs no escaping in one go */
+		while (run < n && p[run] >= 0x20 && p[run] < 0x80 &&
+		       p[run] != '"' && p[run] != '\\')
+			run++;
+		if (run > i) {
+			jb_put(b, (const char *)p + i, run - i);
+			i = run;
+			continue;
+		}
+		uint8_t c = p[i];
+		char esc[8];
+		switch (c) {
+		case '"': jb_put(b, "\\\"", 2); i++; continue;
+		case '\\': jb_put(b, "\\\\", 2); i++; continue;
+		case '\n': jb_put(b, "\\n", 2); i++; continue;
+		case '\r': jb_put(b, "\\r", 2); i++; continue;
+		case '\t': jb_put(b, "\\t", 2); i++; continue;
+		default: break;
+		}
+		if (c < 0x20) {
+			esc[0] = '\\'; esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
+			esc[4] = hex[c >> 4]; esc[5] = hex[c & 15];
+			jb_put(b, esc, 6);
+			i++;
+			continue;
+		}
+		size_t k = utf8_seq(p + i, n - i);
+		if (k) {
+			jb_put(b, (const char *)p + i, k);
+			i += k;
+		} else {
+			/* not UTF-8: the byte as U+00XX (Latin-1), see json.h */
+			esc[0] = '\\'; esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
+			esc[4] = hex[c >> 4]; esc[5] = hex[c & 15];
+			jb_put(b, esc, 6);
+			i++;
+		}
+	}
+	jb_put(b, "\"", 1);
+}
+
+static void jb_cstr(struct jbuf *b, const char *s)
+{
+	jbuf_str(b, (const uint8_t *)s, strlen(s));
+}
+
+static void jb_base64(struct jbuf *b, const uint8_t *p, size_t n)
+{
+	static const char t[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t i;
+	char *o;
+
+	jb_reserve(b, (n + 2) / 3 * 4 + 2);
+	o = b->p + b->len;
+	*o++ = '"';
+	for (i = 0; i + 3 <= n; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+		*o++ = t[v >> 18];
+		*o++ = t[(v >> 12) & 63];
+		*o++ = t[(v >> 6) & 63];
+		*o++ = t[v & 63];
+	}
+	if (n - i == 1) {
+		uint32_t v = (uint32_t)p[i] << 16;
+		*o++ = t[v >> 18];
+		*o++ = t[(v >> 12) & 63];
+		*o++ = '=';
+		*o++ = '=';
+	} else if (n - i == 2) {
+		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+		*o++ = t[v >> 18];
+		*o++ = t[(v >> 12) & 63];
+		*o++ = t[(v >> 6) & 63];
+		*o++ = '=';
+	}
+	*o++ = '"';
+	b->len = (size_t)(o - b->p);
+}
+
+static void jb_headers(struct jbuf *b, const struct hdr *h, size_t n)
+{
+	jb_puts(b, "[");
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			jb_puts(b, ",");
+		jb_puts(b, "[");
+		jb_cstr(b, h[i].name);
+		jb_puts(b, ",");
+		jb_cstr(b, h[i].value);
+		jb_puts(b, "]");
+	}
+	jb_puts(b, "]");
+}
+
+static void jb_body(struct jbuf *b, const struct body *bd)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	jb_printf(b, ",\"body_size\":%" PRIu64, bd->size);
+	if (bd->kept_len) {
+		/* A cut at max_keep may split a UTF-8 sequence: then base64. */
+		jb_puts(b, ",\"body\":");
+		if (utf8_valid(bd->kept, bd->kept_len)) {
+			jbuf_str(b, bd->kept, bd->kept_len);
+			jb_puts(b, ",\"body_encoding\":\"utf8\"");
+		} else {
+			jb_base64(b, bd->kept, bd->kept_len);
+			jb_puts(b, ",\"body_encoding\":\"base64\"");
+		}
+	}
+	jb_printf(b, ",\"body_truncated\":%s", bd->truncated ? "true" : "false");
+	if (bd->opts.hash && bd->finished && !bd->gap && !bd->decode_error) {
+		char h[65];
+		for (int i = 0; i < 32; i++) {
+			h[2 * i] = hex[bd->sha256[i] >> 4];
+			h[2 * i + 1] = hex[bd->sha256[i] & 15];
+		}
+		h[64] = '\0';
+		jb_printf(b, ",\"body_sha256\":\"%s\"", h);
+	}
+}
+
+static void jb_msg(struct jbuf *b, const struct http_msg *m, bool req)
+{
+	jb_puts(b, "{");
+	if (req) {
+		jb_puts(b, "\"method\":");
+		jb_cstr(b, m->method ? m->method : "");
+		if (m->scheme) {
+			jb_puts(b, ",\"scheme\":");
+			jb_cstr(b, m->scheme);
+		}
+		jb_puts(b, ",\"authority\":");
+		jb_cstr(b, m->authority ? m->authority : "");
+		jb_puts(b, ",\"path\":");
+		jb_cstr(b, m->path ? m->path : "");
+	} else {
+		jb_printf(b, "\"status\":%d", m->status);
+	}
+	jb_puts(b, ",\"headers\":");
+	jb_headers(b, m->hdrs, m->nhdrs);
+	if (m->ntrailers) {
+		jb_puts(b, ",\"trailers\":");
+		jb_headers(b, m->trailers, m->ntrailers);
+	}
+	jb_body(b, &m->body);
+	jb_printf(b, ",\"complete\":%s", m->complete ? "true" : "false");
+	jb_puts(b, "}");
+}
+
+static void format_call(struct jbuf *b, const struct call *c)
+{
+	char ts[40];
+	uint64_t t0 = c->req.present ? c->req.ts_first_ns : c->resp.ts_first_ns;
+	uint64_t t1 = c->resp.present ? c->resp.ts_last_ns : c->req.ts_last_ns;
+
+	b->len = 0;
+	fmt_rfc3339_us(ts, sizeof(ts), t0);
+	jb_printf(b, "{\"ts\":\"%s\",\"duration_us\":%" PRIu64, ts,
+		  t1 > t0 ? (t1 - t0) / 1000 : 0);
+	jb_puts(b, ",\"flow\":{\"src\":");
+	jb_cstr(b, c->flow.src);
+	jb_puts(b, ",\"dst\":");
+	jb_cstr(b, c->flow.dst);
+	if (c->flow.iface[0]) {
+		jb_puts(b, ",\"iface\":");
+		jb_cstr(b, c->flow.iface);
+	}
+	if (c->flow.direction) {
+		jb_puts(b, ",\"direction\":");
+		jb_cstr(b, c->flow.direction);
+	}
+	jb_puts(b, "}");
+	if (c->tls.present) {
+		jb_puts(b, ",\"tls\":{\"version\":");
+		jb_cstr(b, c->tls.version);
+		jb_puts(b, ",\"cipher\":");
+		jb_cstr(b, c->tls.cipher);
+		jb_puts(b, ",\"sni\":");
+		jb_cstr(b, c->tls.sni);
+		jb_puts(b, ",\"alpn\":");
+		jb_cstr(b, c->tls.alpn);
+		jb_printf(b, ",\"decrypted\":%s",
+			  c->tls.decrypted ? "true" : "false");
+		if (c->tls.reason[0]) {
+			jb_puts(b, ",\"reason\":");
+			jb_cstr(b, c->tls.reason);
+		}
+		jb_puts(b, "}");
+	}
+	if (c->http_version) {
+		jb_puts(b, ",\"http_version\":");
+		jb_cstr(b, c->http_version);
+	}
+	if (c->stream_id)
+		jb_printf(b, ",\"stream_id\":%u", c->stream_id);
+	if (c->pushed)
+		jb_puts(b, ",\"pushed\":true");
+	if (c->req.present) {
+		jb_puts(b, ",\"request\":");
+		jb_msg(b, &c->req, true);
+	}
+	if (c->resp.present) {
+		jb_puts(b, ",\"response\":");
+		jb_msg(b, &c->resp, false);
+	}
+	jb_puts(b, ",\"errors\":[");
+	for (size_t i = 0; i < c->nerrors; i++) {
+		if (i)
+			jb_puts(b, ",");
+		jb_cstr(b, c->errors[i]);
+	}
+	jb_puts(b, "]}\n");
+}
+
+struct json_sink *json_sink_open(const char *path)
+{
+	struct json_sink *s = xcalloc(1, sizeof(*s));
+
+	if (!path || !strcmp(path, "-")) {
+		s->f = stdout;
+	} else {
+		/* bodies and headers are sensitive: owner-only, like keys */
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			      0600);
+		s->f = fd >= 0 ? fdopen(fd, "w") : NULL;
+		if (!s->f) {
+			int e = errno;
+			if (fd >= 0)
+				close(fd);
+			free(s);
+			errno = e;
+			return NULL;
+		}
+		s->own = true;
+	}
+	setvbuf(s->f, NULL, _IOFBF, 1 << 20);
+	return s;
+}
+
+int json_sink_write(struct json_sink *s, const struct call *c)
+{
+	if (s->err)
+		return s->err;
+	format_call(&s->b, c);
+	if (fwrite(s->b.p, 1, s->b.len, s->f) != s->b.len)
+		s->err = -(errno ? errno : EIO);
+	return s->err;
+}
+
+int json_sink_close(struct json_sink *s)
+{
+	int err;
+
+	if (!s)
+		return 0;
+	err = s->err;
+	if (fflush(s->f) && !err)
+		err = -(errno ? errno : EIO);
+	if (s->own && fclose(s->f) && !err)
+		err = -(errno ? errno : EIO);
+	free(s->b.p);
+	free(s);
+	return err;
+}

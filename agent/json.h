@@ -1,0 +1,40 @@
+/* json.h - the JSON-lines sink: one call record per line (DESIGN.md).
+ *
+ * Owns: the output FILE (opened by json_sink_open, closed by
+ * json_sink_close) and a reusable line buffer.  Does not own calls: it
+ * reads a call and returns; the caller frees it.
+ *
+ * Strings are written as UTF-8: valid UTF-8 passes through, control
+ * characters are escaped, and bytes that are not valid UTF-8 (rare, obs-text
+ * in header values) are written as \u00XX, i.e. read as Latin-1.  Bodies are
+ * written as UTF-8 text ("body_encoding": "utf8") when they are valid UTF-8,
+ * else base64.
+ */
+#ifndef TAPIR_JSON_H
+#define TAPIR_JSON_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "call.h"
+
+struct json_sink;
+
+/* path "-" or NULL = stdout.  Returns NULL with errno set on failure. */
+struct json_sink *json_sink_open(const char *path);
+/* Write one record.  Returns 0 or -errno (write error, sticky). */
+int json_sink_write(struct json_sink *s, const struct call *c);
+/* Flush and close.  Returns 0 or -errno of the first write error. */
+int json_sink_close(struct json_sink *s);
+
+/* Append the JSON string literal for p[0..n) to a growable buffer; exposed
+ * for tests.  *buf may be realloc'd. */
+struct jbuf {
+	char *p;
+	size_t len, cap;
+};
+void jbuf_str(struct jbuf *b, const uint8_t *p, size_t n);
+/* Is p[0..n) valid UTF-8 (no overlongs, no surrogates)? */
+bool utf8_valid(const uint8_t *p, size_t n);
+
+#endif

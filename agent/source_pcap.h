@@ -1,0 +1,42 @@
+/* source_pcap.h - the offline source: a pcap/pcapng file through libpcap.
+ *
+ * Owns: the pcap handle and a bounded read-ahead buffer used once, at the
+ * start, to decide whether TCP checksums can be trusted.  Does not own the
+ * engine it feeds.
+ *
+ * Checksums (as Suricata's checksum-validation: auto): the first
+ * CSUM_PROBE_PKTS TCP segments whose checksum is verifiable are read ahead;
+ * if more than 10% of them are bad, the capture was taken where checksum
+ * offload leaves them unfilled (the capturing host's own packets) and
+ * validation is switched off for the whole file.  Otherwise segments with
+ * a bad checksum are dropped and counted.
+ */
+#ifndef TAPIR_SOURCE_PCAP_H
+#define TAPIR_SOURCE_PCAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine.h"
+
+#define CSUM_PROBE_PKTS 1000
+
+enum csum_mode { CSUM_MODE_AUTO = 0, CSUM_MODE_ON, CSUM_MODE_OFF };
+
+struct source_stats {
+	uint64_t packets, bytes;
+	uint64_t tcp, not_tcp, fragments, truncated, malformed, unsupported;
+	uint64_t bad_csum;		/* dropped for a bad TCP checksum */
+	bool csum_validation;		/* the mode in force after probing */
+	bool file_truncated;		/* the file ended mid-record */
+	uint64_t first_ts_ns, last_ts_ns;
+};
+
+/* Read path into e.  Returns 0 (also for a truncated file: a warning, and
+ * st->file_truncated), or -errno with a one-line message in err when the
+ * input is unusable (cannot open, not a capture, unsupported link type). */
+int source_pcap_run(const char *path, enum csum_mode csum, struct engine *e,
+		    struct source_stats *st, char *err, size_t errlen);
+
+#endif

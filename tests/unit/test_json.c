@@ -1,0 +1,146 @@
+/* test_json.c - string escaping, UTF-8 validation, the record's shape. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "call.h"
+#include "json.h"
+#include "tt.h"
+#include "util.h"
+
+static const struct { const char *in; size_t n; int valid; } utf8_cases[] = {
+	{ "", 0, 1 },
+	{ "plain ascii text", 16, 1 },
+	{ "caf\xc3\xa9", 5, 1 },
+	{ "\xe2\x82\xac", 3, 1 },			/* euro */
+	{ "\xf0\x9f\x98\x80", 4, 1 },			/* emoji */
+	{ "\xc3", 1, 0 },				/* cut */
+	{ "\xe2\x82", 2, 0 },
+	{ "\xc0\xaf", 2, 0 },				/* overlong */
+	{ "\xe0\x80\xaf", 3, 0 },			/* overlong */
+	{ "\xed\xa0\x80", 3, 0 },			/* surrogate */
+	{ "\xf4\x90\x80\x80", 4, 0 },			/* > U+10FFFF */
+	{ "\xff", 1, 0 },
+	{ "abcdefgh\x80", 9, 0 },			/* after the fast path */
+	{ "abc\0def", 7, 1 },				/* NUL is valid */
+};
+
+TT_TEST(utf8_table)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(utf8_cases); i++) {
+		void *g = tt_guard(utf8_cases[i].in, utf8_cases[i].n);
+		TT_EQ_INT(utf8_valid(g, utf8_cases[i].n), utf8_cases[i].valid);
+		tt_guard_free(g);
+	}
+}
+
+static const struct { const char *in; size_t n; const char *out; } esc_cases[] = {
+	{ "", 0, "\"\"" },
+	{ "abc", 3, "\"abc\"" },
+	{ "a\"b\\c", 5, "\"a\\\"b\\\\c\"" },
+	{ "\n\r\t", 3, "\"\\n\\r\\t\"" },
+	{ "\x01\x1f", 2, "\"\\u0001\\u001f\"" },
+	{ "\0", 1, "\"\\u0000\"" },
+	{ "caf\xc3\xa9", 5, "\"caf\xc3\xa9\"" },
+	{ "\xff\xfe", 2, "\"\\u00ff\\u00fe\"" },
+	{ "x\xc3", 2, "\"x\\u00c3\"" },
+	{ "\x7f", 1, "\"\x7f\"" },
+};
+
+TT_TEST(escape_table)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(esc_cases); i++) {
+		struct jbuf b = { 0 };
+		void *g = tt_guard(esc_cases[i].in, esc_cases[i].n);
+		jbuf_str(&b, g, esc_cases[i].n);
+		b.p[b.len] = '\0';
+		TT_EQ_STR(b.p, esc_cases[i].out);
+		free(b.p);
+		tt_guard_free(g);
+	}
+}
+
+static char *write_one(const struct call *c)
+{
+	char path[] = "/tmp/tapir-json-XXXXXX";
+	int fd = mkstemp(path);
+	struct json_sink *s;
+	static char buf[65536];
+	FILE *f;
+	size_t n;
+
+	close(fd);
+	s = json_sink_open(path);
+	if (!s)
+		return NULL;
+	json_sink_write(s, c);
+	json_sink_close(s);
+	f = fopen(path, "r");
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	unlink(path);
+	return buf;
+}
+
+TT_TEST(record_shape)
+{
+	struct body_opts bo = { .max_keep = 4, .hash = true };
+	struct call *c = call_new(&bo);
+	char *out;
+
+	c->http_version = "1.1";
+	snprintf(c->flow.src, sizeof(c->flow.src), "10.0.0.2:51514");
+	snprintf(c->flow.dst, sizeof(c->flow.dst), "10.0.0.1:443");
+	c->tls.present = true;
+	snprintf(c->tls.version, sizeof(c->tls.version), "TLSv1.3");
+	snprintf(c->tls.cipher, sizeof(c->tls.cipher), "TLS_AES_128_GCM_SHA256");
+	c->tls.decrypted = true;
+	c->req.present = true;
+	c->req.method = strdup("POST");
+	c->req.path = strdup("/v1/x");
+	c->req.authority = strdup("api.example");
+	c->req.ts_first_ns = 1764291723000000000ULL;
+	c->req.ts_last_ns = c->req.ts_first_ns;
+	http_msg_add_header(&c->req, "content-type", 12, "application/json", 16);
+	body_feed(&c->req.body, (const uint8_t *)"abcdef", 6);
+	body_finish(&c->req.body);
+	c->req.complete = true;
+	c->resp.present = true;
+	c->resp.status = 201;
+	c->resp.ts_first_ns = c->req.ts_first_ns + 500000;
+	c->resp.ts_last_ns = c->req.ts_first_ns + 812000;
+	body_feed(&c->resp.body, (const uint8_t *)"\xff\x00", 2);
+	body_finish(&c->resp.body);
+	c->resp.complete = true;
+
+	out = write_one(c);
+	TT_REQUIRE(out);
+	TT_CHECK(strstr(out, "{\"ts\":\"2025-11-28T01:02:03.000000Z\","
+			     "\"duration_us\":812,") == out);
+	TT_CHECK(strstr(out, "\"flow\":{\"src\":\"10.0.0.2:51514\",\"dst\":\"10.0.0.1:443\"}"));
+	TT_CHECK(strstr(out, "\"tls\":{\"version\":\"TLSv1.3\",\"cipher\":\"TLS_AES_128_GCM_SHA256\""));
+	TT_CHECK(strstr(out, "\"decrypted\":true"));
+	TT_CHECK(strstr(out, "\"http_version\":\"1.1\""));
+	TT_CHECK(strstr(out, "\"method\":\"POST\",\"authority\":\"api.example\",\"path\":\"/v1/x\""));
+	TT_CHECK(strstr(out, "\"headers\":[[\"content-type\",\"application/json\"]]"));
+	/* kept 4 of 6 bytes; size and hash of all 6 */
+	TT_CHECK(strstr(out, "\"body_size\":6,\"body\":\"abcd\",\"body_encoding\":\"utf8\",\"body_truncated\":true"));
+	TT_CHECK(strstr(out, "\"body_sha256\":\"bef57ec7f53a6d40beb640a780a639c83bc29ac8a9816f1fc6c5c6dcd93c4721\""));
+	TT_CHECK(strstr(out, "\"status\":201"));
+	TT_CHECK(strstr(out, "\"body_size\":2,\"body\":\"/wA=\",\"body_encoding\":\"base64\",\"body_truncated\":false"));
+	TT_CHECK(strstr(out, "\"errors\":[]}\n"));
+	call_error(c, "gap in response body");
+	call_error(c, "gap in response body");	/* deduplicated */
+	out = write_one(c);
+	TT_REQUIRE(out);
+	TT_CHECK(strstr(out, "\"errors\":[\"gap in response body\"]}\n"));
+	call_free(c);
+}
+
+TT_TEST(open_failure_is_reported)
+{
+	TT_CHECK(json_sink_open("/nonexistent-dir/x.json") == NULL);
+	TT_CHECK(json_sink_close(NULL) == 0);
+}
+
+TT_MAIN()

@@ -1,0 +1,93 @@
+/* test_util.c - size/uint parsing, memcap accounting, formatting. */
+#include <errno.h>
+
+#include "tt.h"
+#include "util.h"
+
+static const struct { const char *in; int ret; uint64_t v; } size_cases[] = {
+	{ "0", 0, 0 },
+	{ "123", 0, 123 },
+	{ "64K", 0, 64 << 10 },
+	{ "64k", 0, 64 << 10 },
+	{ "256M", 0, 256ULL << 20 },
+	{ "1G", 0, 1ULL << 30 },
+	{ "2GiB", 0, 2ULL << 30 },
+	{ "10KB", 0, 10 << 10 },
+	{ "5B", 0, 5 },
+	{ "", -EINVAL, 0 },
+	{ "K", -EINVAL, 0 },
+	{ "-1", -EINVAL, 0 },
+	{ "1X", -EINVAL, 0 },
+	{ "1 K", -EINVAL, 0 },
+	{ "1KK", -EINVAL, 0 },
+	{ "99999999999999999999", -ERANGE, 0 },
+	{ "17179869184G", -ERANGE, 0 },
+};
+
+TT_TEST(parse_size_table)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(size_cases); i++) {
+		uint64_t v = 0;
+		int r = parse_size(size_cases[i].in, &v);
+		TT_EQ_INT(r, size_cases[i].ret);
+		if (!r)
+			TT_EQ_INT(v, size_cases[i].v);
+	}
+	TT_EQ_INT(parse_size(NULL, &(uint64_t){0}), -EINVAL);
+}
+
+TT_TEST(parse_uint_bounds)
+{
+	uint64_t v;
+	TT_EQ_INT(parse_uint("5", 1, 10, &v), 0);
+	TT_EQ_INT(v, 5);
+	TT_EQ_INT(parse_uint("0", 1, 10, &v), -ERANGE);
+	TT_EQ_INT(parse_uint("11", 1, 10, &v), -ERANGE);
+	TT_EQ_INT(parse_uint("1a", 1, 10, &v), -EINVAL);
+	TT_EQ_INT(parse_uint("", 1, 10, &v), -EINVAL);
+}
+
+TT_TEST(memcap_limits)
+{
+	struct memcap mc;
+	memcap_init(&mc, 100);
+	TT_EQ_INT(memcap_charge(&mc, 60), 0);
+	TT_EQ_INT(memcap_charge(&mc, 41), -ENOMEM);
+	TT_EQ_INT(mc.refused, 1);
+	TT_EQ_INT(memcap_charge(&mc, 40), 0);
+	TT_EQ_INT(mc.used, 100);
+	TT_EQ_INT(mc.peak, 100);
+	memcap_release(&mc, 70);
+	TT_EQ_INT(mc.used, 30);
+	TT_EQ_INT(memcap_charge(&mc, UINT64_MAX), -ENOMEM);
+	memcap_release(&mc, 1000);	/* never underflows */
+	TT_EQ_INT(mc.used, 0);
+	TT_EQ_INT(memcap_charge(NULL, 1ULL << 62), 0);
+}
+
+TT_TEST(format_endpoint_and_time)
+{
+	char b[64];
+	uint8_t v4[16] = { 10, 0, 0, 1 };
+	uint8_t v6[16] = { 0xfd, 0, [15] = 1 };
+
+	fmt_endpoint(b, sizeof(b), 4, v4, 443);
+	TT_EQ_STR(b, "10.0.0.1:443");
+	fmt_endpoint(b, sizeof(b), 6, v6, 8443);
+	TT_EQ_STR(b, "[fd00::1]:8443");
+	fmt_rfc3339_us(b, sizeof(b), 1764291723123456789ULL);
+	TT_EQ_STR(b, "2025-11-28T01:02:03.123456Z");
+	fmt_rfc3339_us(b, sizeof(b), 0);
+	TT_EQ_STR(b, "1970-01-01T00:00:00.000000Z");
+}
+
+TT_TEST(secure_wipe_zeroes)
+{
+	uint8_t k[32];
+	memset(k, 0xAB, sizeof(k));
+	secure_wipe(k, sizeof(k));
+	for (size_t i = 0; i < sizeof(k); i++)
+		TT_EQ_INT(k[i], 0);
+}
+
+TT_MAIN()

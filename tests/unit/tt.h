@@ -27,14 +27,14 @@ static int tt_ncases;
 static int tt_cur_failed;
 static const char *tt_cur_name;
 
-#define TT_TEST(name)                                                        \
-	static void tt_##name(void);                                         \
-	__attribute__((constructor)) static void tt_reg_##name(void)         \
+#define TT_TEST(tname)                                                       \
+	static void tt_##tname(void);                                        \
+	__attribute__((constructor)) static void tt_reg_##tname(void)        \
 	{                                                                    \
-		tt_cases[tt_ncases].name = #name;                            \
-		tt_cases[tt_ncases++].fn = tt_##name;                        \
+		tt_cases[tt_ncases].name = #tname;                           \
+		tt_cases[tt_ncases++].fn = tt_##tname;                       \
 	}                                                                    \
-	static void tt_##name(void)
+	static void tt_##tname(void)
 
 static inline void tt_fail(const char *file, int line, const char *msg)
 {
@@ -114,7 +114,9 @@ static inline void *tt_guard(const void *data, size_t n)
 static inline void tt_guard_free(void *p)
 {
 	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-	uint8_t *base = (uint8_t *)((uintptr_t)p & ~(uintptr_t)(pg - 1));
+	/* p - 1: for an empty input p is the guard page itself */
+	uint8_t *base = (uint8_t *)((uintptr_t)((uint8_t *)p - 1) &
+				    ~(uintptr_t)(pg - 1));
 	struct tt_guard_hdr h;
 
 	/* p may sit anywhere in the data pages: walk back to the header. */

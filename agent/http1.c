@@ -84,7 +84,7 @@ struct h1_dir {
 	uint64_t ts_first, ts_last;
 	/* dir 0, WAIT_UPGRADE */
 	struct h1_tx *wait_tx;
-	bool wait_gap;		/* held bytes incomplete: cannot replay */
+	const char *wait_lost;	/* held bytes incomplete (why): no replay */
 	bool ended, end_rst;	/* h1_end() arrived while waiting */
 	/* dir 1: once set, no response will be parsed; the error later
 	 * requests get. */
@@ -547,6 +547,9 @@ static int parse_fields(struct http_msg *m, const uint8_t *p,
 		v = colon + 1;
 		vl = len - nl - 1;
 		trim(&v, &vl);
+		/* NUL or a bare CR would make the copy differ from the wire */
+		if (memchr(v, '\0', vl) || memchr(v, '\r', vl))
+			return -EBADMSG;
 		if (trailers)
 			http_msg_add_trailer(m, (const char *)line, nl,
 					     (const char *)v, vl);
@@ -723,25 +726,28 @@ static void resume_dir0(struct h1_conn *h)
 	struct h1_dir *d = &h->d[0];
 	uint8_t *held = d->buf;
 	size_t n = d->len;
-	bool gap = d->wait_gap, ended = d->ended, rst = d->end_rst;
+	const char *gap = d->wait_lost;
+	bool ended = d->ended, rst = d->end_rst;
 
 	if (d->st != H1_WAIT_UPGRADE)
 		return;
 	d->buf = NULL;
 	d->len = d->cap = d->line_len = 0;
 	d->wait_tx = NULL;
-	d->wait_gap = d->ended = false;
+	d->wait_lost = NULL;
+	d->ended = false;
 	d->st = H1_START;
 	if (n)
 		dir_feed(h, 0, held, n);
 	free(held);
+	/* The held bytes were whole; what followed them was not. */
 	if (gap && (d->st == H1_START || d->st == H1_HEAD))
-		lose(h, 0, true, "gap in request headers");
+		lose(h, 0, true, "%s", gap);
 	else if (gap && d->st == H1_WAIT_UPGRADE)
-		d->wait_gap = true;
+		d->wait_lost = gap;
 	else if (gap && d->st != H1_LOST && d->st != H1_TUNNEL &&
 		 d->st != H1_CLOSED)
-		lose(h, 0, false, "gap in request body");
+		lose(h, 0, false, "%s", gap);
 	if (ended)
 		h1_end(h, 0, rst, d->ts_last);
 }
@@ -829,7 +835,7 @@ static void msg_done(struct h1_conn *h, int dir, bool complete)
 		if (wait) {
 			d->st = H1_WAIT_UPGRADE;
 			d->wait_tx = tx;
-			d->wait_gap = false;
+			d->wait_lost = NULL;
 		}
 		req_finished(h, tx);
 	} else {
@@ -1056,6 +1062,8 @@ static void dir_feed(struct h1_conn *h, int dir, const uint8_t *p, size_t n)
 			}
 			if (!n)
 				return;
+			if (d->cap > 16384)
+				buf_free(d);	/* a big head was an exception */
 			d->st = H1_HEAD;
 			d->ts_first = d->ts_last;
 			d->checked = false;
@@ -1157,8 +1165,8 @@ static void dir_feed(struct h1_conn *h, int dir, const uint8_t *p, size_t n)
 			body_bytes(d, dir, p, n);
 			return;
 		case H1_WAIT_UPGRADE:
-			if (!d->wait_gap && buf_append(d, p, n, max)) {
-				d->wait_gap = true;	/* cannot replay */
+			if (!d->wait_lost && buf_append(d, p, n, max)) {
+				d->wait_lost = "request bytes sent before the upgrade response exceed max_header_bytes";
 				buf_free(d);
 			}
 			return;
@@ -1218,7 +1226,7 @@ void h1_gap(struct h1_conn *h, int dir, uint64_t n, uint64_t ts_ns)
 		d->remain = 0;
 		msg_done(h, dir, true);
 		if (n && d->st == H1_WAIT_UPGRADE) {
-			d->wait_gap = true;
+			d->wait_lost = "gap in request headers";
 			buf_free(d);
 		} else if (n) {
 			lose(h, dir, true, "gap in %s headers", side[dir]);
@@ -1253,7 +1261,8 @@ void h1_gap(struct h1_conn *h, int dir, uint64_t n, uint64_t ts_ns)
 		lose(h, dir, false, "gap in %s trailers", side[dir]);
 		return;
 	case H1_WAIT_UPGRADE:
-		d->wait_gap = true;
+		if (!d->wait_lost)
+			d->wait_lost = "gap in request headers";
 		buf_free(d);
 		return;
 	case H1_TUNNEL:

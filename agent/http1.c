@@ -33,6 +33,30 @@
  *
  * Invariants: no body byte is copied here; a call without errors had every
  * byte of both messages parsed; pairing is never guessed.
+ *
+ * Errors put on calls (X = request | response):
+ *   "gap in X body"            gap inside a Content-Length / chunk /
+ *                              close-delimited body (skipped, flagged)
+ *   "gap in X headers", "gap in X trailers"           -> direction lost
+ *   "malformed request line", "malformed status line",
+ *   "malformed X headers", "X headers exceed max_header_bytes (N)",
+ *   "invalid Content-Length in X", "conflicting Content-Length values in X",
+ *   "both Content-Length and Transfer-Encoding in X",
+ *   "unsupported Transfer-Encoding in request", "invalid chunk size in X
+ *   body", "invalid chunk framing in X body"        -> direction lost
+ *   "response not parsed: <why>"   a later call after the response side
+ *                                  was lost
+ *   "response without matching request", "connection closed before
+ *   response", "response incomplete", "request incomplete",
+ *   "response body ended by connection reset" (close-delimited + RST),
+ *   "too many pipelined requests (limit N); response not parsed",
+ *   "protocol upgraded to <Upgrade>; stream not parsed further",
+ *   "CONNECT tunnel established; stream not parsed further",
+ *   "unsupported transfer-coding in X body; recorded as sent",
+ *   "malformed trailer in X", "decoding error (<coding>) in X body",
+ *   "unsupported content-encoding '<v>' in X body; recorded as sent".
+ * A lost request side with a request partly seen queues a placeholder call
+ * (no method) carrying the error, so the next response pairs with it.
  */
 #include "http1.h"
 

@@ -8,7 +8,8 @@
  *
  * Invariants: size counts every decoded byte ever produced, even past
  * max_keep; truncated == (size > kept); once a gap or decode error happened,
- * the hash and size are no longer trustworthy and body_errors() says so.
+ * the hash and size are no longer trustworthy and the gap / decode_error
+ * flags say so (after a gap nothing more is kept or hashed).
  * Memory per body is bounded by max_keep plus the decoders' own state.
  */
 #ifndef TAPIR_BODY_H
@@ -17,7 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <openssl/sha.h>
+#include <openssl/evp.h>
 
 enum body_coding {
 	BODY_IDENTITY = 0,
@@ -43,7 +44,7 @@ struct body {
 	bool gap;		/* bytes missing from the capture */
 	bool decode_error;	/* content decoder failed */
 	bool present;		/* any body framing seen (even 0 bytes) */
-	SHA256_CTX sha;
+	EVP_MD_CTX *sha;	/* owned; NULL unless opts.hash */
 	uint8_t sha256[32];
 	bool finished;
 	void *dec;		/* decoder state, owned */

@@ -1,0 +1,371 @@
+/* body.c - record one HTTP message body: decode, keep a prefix, hash, count.
+ *
+ * Owns: the kept prefix (grown geometrically, never past opts.max_keep), the
+ * EVP digest context, and the content decoder (zlib z_stream or brotli
+ * state), all created lazily on the first byte so an empty or unhashed body
+ * costs nothing.  Does not own framing (http1.c / http2.c de-chunk).
+ *
+ * Decoding streams through a fixed scratch buffer on the stack: the memory
+ * used per body is max_keep + the decoder's window (zlib ~44 KiB; brotli up
+ * to its 16 MiB window) whatever the decoded size, so a decompression bomb
+ * costs CPU in proportion to its output but no extra memory.
+ *
+ *        body_feed()                  body_feed() error
+ *   INIT -----------> DECODING ------------------------> ERROR (sticky:
+ *     |                 |   \  body_gap()                 bytes only count
+ *     |                 |    `---------------> GAP        to wire_size)
+ *     |   body_finish() v                       |
+ *     `-------------> FINISHED <----------------'  body_finish()
+ *
+ * deflate: RFC 9110 says zlib-wrapped (RFC 1950), some servers send raw
+ * RFC 1951.  The first two bytes decide (a valid zlib header has CM=8,
+ * CINFO<=7 and a header checksum divisible by 31), as browsers do.
+ * gzip: several members in a row are decoded as one body (RFC 1952);
+ * any other data after the end of the compressed stream is a decode error.
+ * A compressed stream that has not reached its end at body_finish() is a
+ * decode error too (unless a gap already explains it).
+ */
+#include "body.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <brotli/decode.h>
+#include <zlib.h>
+
+#include "util.h"
+
+#define BODY_SCRATCH (16 * 1024)
+
+struct body_dec {
+	z_stream z;
+	bool z_live;		/* inflateInit2 done */
+	BrotliDecoderState *br;
+	bool ended;		/* the compressed stream reached its end */
+	uint8_t hold;		/* deflate: first byte, waiting for the second */
+	bool held;
+};
+
+/* Capacity of the kept buffer for a given length: powers of two from 256,
+ * capped at max_keep.  Derived from kept_len so no field is needed. */
+static size_t kept_cap(const struct body *b, size_t len)
+{
+	size_t c = 256;
+
+	if (len == 0)
+		return 0;
+	while (c < len)
+		c <<= 1;
+	return MIN(c, b->opts.max_keep);
+}
+
+/* Account decoded bytes: size, hash, kept prefix.  The only copy of body
+ * bytes tapir makes is the kept prefix. */
+static void body_out(struct body *b, const uint8_t *p, size_t n)
+{
+	if (!n)
+		return;
+	b->size += n;
+	if (b->gap)
+		goto out;
+	if (b->sha)
+		EVP_DigestUpdate(b->sha, p, n);
+	if (b->kept_len < b->opts.max_keep) {
+		size_t take = MIN(n, b->opts.max_keep - b->kept_len);
+		size_t oc = kept_cap(b, b->kept_len);
+		size_t nc = kept_cap(b, b->kept_len + take);
+
+		if (nc > oc) {
+			uint8_t *k = realloc(b->kept, nc);
+
+			if (!k) {
+				/* Keep what we have; the rest is truncated. */
+				b->opts.max_keep = b->kept_len;
+				goto out;
+			}
+			b->kept = k;
+		}
+		memcpy(b->kept + b->kept_len, p, take);
+		b->kept_len += take;
+	}
+out:
+	b->truncated = b->size > b->kept_len;
+}
+
+void body_init(struct body *b, const struct body_opts *o)
+{
+	memset(b, 0, sizeof(*b));
+	if (o)
+		b->opts = *o;
+	b->coding = BODY_IDENTITY;
+}
+
+static bool token_eq(const char *p, size_t n, const char *lit)
+{
+	return strlen(lit) == n && !strncasecmp(p, lit, n);
+}
+
+void body_set_coding(struct body *b, const char *value, size_t len)
+{
+	while (len && (*value == ' ' || *value == '\t')) {
+		value++;
+		len--;
+	}
+	while (len && (value[len - 1] == ' ' || value[len - 1] == '\t'))
+		len--;
+	if (len == 0 || token_eq(value, len, "identity"))
+		b->coding = BODY_IDENTITY;
+	else if (token_eq(value, len, "gzip") || token_eq(value, len, "x-gzip"))
+		b->coding = BODY_GZIP;
+	else if (token_eq(value, len, "deflate"))
+		b->coding = BODY_DEFLATE;
+	else if (token_eq(value, len, "br"))
+		b->coding = BODY_BR;
+	else
+		b->coding = BODY_UNKNOWN_CODING;
+}
+
+static void dec_free(struct body *b)
+{
+	struct body_dec *d = b->dec;
+
+	if (!d)
+		return;
+	if (d->z_live)
+		inflateEnd(&d->z);
+	if (d->br)
+		BrotliDecoderDestroyInstance(d->br);
+	free(d);
+	b->dec = NULL;
+}
+
+static int fail(struct body *b)
+{
+	b->decode_error = true;
+	dec_free(b);
+	return -EBADMSG;
+}
+
+static bool zlib_header(uint8_t b0, uint8_t b1)
+{
+	return (b0 & 0x0f) == 8 && (b0 >> 4) <= 7 &&
+	       ((unsigned)b0 << 8 | b1) % 31 == 0;
+}
+
+/* Run inflate over p[0..n) into the scratch buffer until it is consumed. */
+static int inflate_feed(struct body *b, const uint8_t *p, size_t n)
+{
+	struct body_dec *d = b->dec;
+	uint8_t scratch[BODY_SCRATCH];
+
+	while (n) {
+		uInt chunk = n > UINT32_MAX ? UINT32_MAX : (uInt)n;
+		int rc;
+
+		if (d->ended) {
+			/* Another gzip member may follow; anything else is an
+			 * error (caught by inflate on the reset stream). */
+			if (b->coding != BODY_GZIP || inflateReset(&d->z) != Z_OK)
+				return fail(b);
+			d->ended = false;
+		}
+		d->z.next_in = (Bytef *)p;
+		d->z.avail_in = chunk;
+		do {
+			size_t got;
+
+			d->z.next_out = scratch;
+			d->z.avail_out = sizeof(scratch);
+			rc = inflate(&d->z, Z_NO_FLUSH);
+			got = sizeof(scratch) - d->z.avail_out;
+			body_out(b, scratch, got);
+			if (rc == Z_STREAM_END) {
+				d->ended = true;
+				break;
+			}
+			if (rc == Z_BUF_ERROR && got == 0)
+				break;	/* needs more input */
+			if (rc != Z_OK)
+				return fail(b);
+		} while (d->z.avail_in || d->z.avail_out == 0);
+		p += chunk - d->z.avail_in;
+		n -= chunk - d->z.avail_in;
+	}
+	return 0;
+}
+
+static int zlib_start(struct body *b, int wbits)
+{
+	struct body_dec *d = b->dec;
+
+	if (inflateInit2(&d->z, wbits) != Z_OK)
+		return fail(b);
+	d->z_live = true;
+	return 0;
+}
+
+static int deflate_feed(struct body *b, const uint8_t *p, size_t n)
+{
+	struct body_dec *d = b->dec;
+
+	if (!d->z_live) {
+		uint8_t b0, b1;
+		int rc;
+
+		if (!d->held) {
+			if (n == 0)
+				return 0;
+			d->hold = p[0];
+			d->held = true;
+			p++;
+			n--;
+		}
+		if (n == 0)
+			return 0;
+		b0 = d->hold;
+		b1 = p[0];
+		rc = zlib_start(b, zlib_header(b0, b1) ? MAX_WBITS : -MAX_WBITS);
+		if (rc)
+			return rc;
+		d->held = false;
+		rc = inflate_feed(b, &b0, 1);
+		if (rc)
+			return rc;
+	}
+	return inflate_feed(b, p, n);
+}
+
+static int brotli_feed(struct body *b, const uint8_t *p, size_t n)
+{
+	struct body_dec *d = b->dec;
+	uint8_t scratch[BODY_SCRATCH];
+	const uint8_t *in = p;
+	size_t avail_in = n;
+
+	if (!d->br) {
+		d->br = BrotliDecoderCreateInstance(NULL, NULL, NULL);
+		if (!d->br)
+			return fail(b);
+	}
+	if (d->ended)
+		return n ? fail(b) : 0;
+	for (;;) {
+		uint8_t *out = scratch;
+		size_t avail_out = sizeof(scratch);
+		BrotliDecoderResult r;
+
+		r = BrotliDecoderDecompressStream(d->br, &avail_in, &in,
+						  &avail_out, &out, NULL);
+		body_out(b, scratch, sizeof(scratch) - avail_out);
+		switch (r) {
+		case BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT:
+			continue;
+		case BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT:
+			return 0;
+		case BROTLI_DECODER_RESULT_SUCCESS:
+			d->ended = true;
+			return avail_in ? fail(b) : 0;
+		default:
+			return fail(b);
+		}
+	}
+}
+
+int body_feed(struct body *b, const uint8_t *p, size_t n)
+{
+	b->present = true;
+	b->wire_size += n;
+	if (b->decode_error)
+		return -EBADMSG;
+	if (!n || b->finished)
+		return 0;
+	if (b->opts.hash && !b->sha && !b->gap && b->size == 0) {
+		b->sha = EVP_MD_CTX_new();
+		if (b->sha && !EVP_DigestInit_ex(b->sha, EVP_sha256(), NULL)) {
+			EVP_MD_CTX_free(b->sha);
+			b->sha = NULL;
+		}
+	}
+	switch (b->coding) {
+	case BODY_IDENTITY:
+	case BODY_UNKNOWN_CODING:
+		body_out(b, p, n);
+		return 0;
+	default:
+		break;
+	}
+	if (b->gap)
+		return 0;	/* cannot resume a compressed stream */
+	if (!b->dec)
+		b->dec = xcalloc(1, sizeof(struct body_dec));
+	switch (b->coding) {
+	case BODY_GZIP:
+		if (!((struct body_dec *)b->dec)->z_live) {
+			int rc = zlib_start(b, MAX_WBITS + 32);
+
+			if (rc)
+				return rc;
+		}
+		return inflate_feed(b, p, n);
+	case BODY_DEFLATE:
+		return deflate_feed(b, p, n);
+	case BODY_BR:
+		return brotli_feed(b, p, n);
+	default:
+		return 0;
+	}
+}
+
+void body_gap(struct body *b, uint64_t len)
+{
+	b->present = true;
+	b->gap = true;
+	b->wire_size += len;
+	/* Identity: the missing bytes are body bytes, so size stays the true
+	 * length; nothing after the gap is kept or hashed.  Encoded: the
+	 * decoder cannot resume, the decoded size is unknown from here on. */
+	if (b->coding == BODY_IDENTITY || b->coding == BODY_UNKNOWN_CODING)
+		b->size += len;
+	b->truncated = b->size > b->kept_len;
+	dec_free(b);
+}
+
+void body_finish(struct body *b)
+{
+	struct body_dec *d = b->dec;
+
+	if (b->finished)
+		return;
+	b->finished = true;
+	if (d && !d->ended && !b->gap && !b->decode_error)
+		b->decode_error = true;	/* compressed stream cut short */
+	dec_free(b);
+	if (b->opts.hash) {
+		unsigned int len = 0;
+
+		if (!b->sha) {
+			b->sha = EVP_MD_CTX_new();
+			if (b->sha &&
+			    !EVP_DigestInit_ex(b->sha, EVP_sha256(), NULL)) {
+				EVP_MD_CTX_free(b->sha);
+				b->sha = NULL;
+			}
+		}
+		if (b->sha)
+			EVP_DigestFinal_ex(b->sha, b->sha256, &len);
+		EVP_MD_CTX_free(b->sha);
+		b->sha = NULL;
+	}
+}
+
+void body_fini(struct body *b)
+{
+	dec_free(b);
+	EVP_MD_CTX_free(b->sha);
+	b->sha = NULL;
+	free(b->kept);
+	b->kept = NULL;
+	b->kept_len = 0;
+}

@@ -11,18 +11,6 @@
 #include "tt.h"
 #include "body.h"
 
-/* tt.h's TT_TEST(name) also rewrites the `.name` member it assigns, so no
- * test compiles; a corrected copy until tt.h is fixed (parameter renamed). */
-#undef TT_TEST
-#define TT_TEST(tname)                                                       \
-	static void tt_##tname(void);                                        \
-	__attribute__((constructor)) static void tt_reg_##tname(void)        \
-	{                                                                    \
-		tt_cases[tt_ncases].name = #tname;                           \
-		tt_cases[tt_ncases++].fn = tt_##tname;                       \
-	}                                                                    \
-	static void tt_##tname(void)
-
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 
 /* "The quick brown fox jumps over the lazy dog. " x 20 (900 bytes) */

@@ -5,6 +5,10 @@
  * list used for oldest-first eviction.  Does not own files beyond the
  * duration of keystore_load_file().
  *
+ * Lines are whitespace-separated "LABEL CLIENT_RANDOM SECRET"; the NSS
+ * labels RSA, ECH_SECRET, ECH_CONFIG and OpenSSL's CLIENT_/SERVER_TRAFFIC_
+ * SECRET_N are known but unused: such lines are skipped like comments.
+ *
  * Invariants: count <= max_entries (0 = unlimited); every entry is in exactly
  * one hash chain and in the age list; freed or evicted entries are wiped with
  * secure_wipe() before free(); no secret byte is ever passed to a log call
@@ -50,6 +54,21 @@ static const struct {
 	{ "EXPORTER_SECRET", KEY_EXPORTER_SECRET },
 	{ "EARLY_EXPORTER_SECRET", KEY_EARLY_EXPORTER_SECRET },
 };
+
+/* Labels tapir has no use for, accepted silently and not stored: OpenSSL
+ * writes "RSA" lines next to CLIENT_RANDOM for RSA key exchange, and
+ * "*_TRAFFIC_SECRET_N" at each KeyUpdate (tls.c derives those itself). */
+static bool ignored_label(const char *f, size_t n)
+{
+	static const char *const names[] = {
+		"RSA", "ECH_SECRET", "ECH_CONFIG",
+		"CLIENT_TRAFFIC_SECRET_N", "SERVER_TRAFFIC_SECRET_N" };
+
+	for (size_t k = 0; k < ARRAY_SIZE(names); k++)
+		if (strlen(names[k]) == n && !memcmp(names[k], f, n))
+			return true;
+	return false;
+}
 
 static size_t ks_hash(const uint8_t cr[32])
 {
@@ -236,6 +255,8 @@ static int ks_parse(struct keystore *ks, const char *line, size_t len,
 		if (strlen(labels[k].name) == fl[0] &&
 		    !memcmp(labels[k].name, f[0], fl[0]))
 			label = (int)labels[k].label;
+	if (label < 0 && ignored_label(f[0], fl[0]))
+		return 0;
 	if (label < 0) {
 		*why = "unknown label";
 		return -EBADMSG;

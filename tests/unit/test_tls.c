@@ -19,19 +19,6 @@
 #include "tls.h"
 #include "tt.h"
 
-/* tt.h's TT_TEST(name) substitutes its parameter into ".name" as well, so it
- * does not compile; until tt.h is fixed (rename the parameter), use a local
- * definition with the same behaviour. */
-#undef TT_TEST
-#define TT_TEST(tname)                                                       \
-	static void tt_##tname(void);                                        \
-	__attribute__((constructor)) static void tt_reg_##tname(void)        \
-	{                                                                    \
-		tt_cases[tt_ncases].name = #tname;                           \
-		tt_cases[tt_ncases++].fn = tt_##tname;                       \
-	}                                                                    \
-	static void tt_##tname(void)
-
 /* ---- conversations with real peers ------------------------------------ */
 
 struct chunk {

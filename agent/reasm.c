@@ -253,13 +253,8 @@ static void skip_to(struct reasm *r, uint64_t to, uint64_t ts)
 	while (!r->ended && r->next < to) {
 		struct reasm_seg *s = r->q;
 
-		if (s && s->off < to) {
-			gap(r, s->off - r->next, ts);
-			drain(r, ts);
-		} else {
-			gap(r, to - r->next, ts);
-			check_fin(r, ts);
-		}
+		gap(r, (s && s->off < to ? s->off : to) - r->next, ts);
+		drain(r, ts);
 	}
 }
 

@@ -57,6 +57,7 @@ struct flow_app_ops {
 struct flow_stats {
 	uint64_t flows, flows_active, flows_refused, flows_timed_out,
 		segments, bad_csum;
+	uint64_t flows_evicted;	/* closed early to admit a new flow */
 	struct reasm_stats rs;
 };
 

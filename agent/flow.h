@@ -10,8 +10,10 @@
  * well-known one, is the server); the application layer may reinterpret
  * them when the bytes say otherwise (conn.c does, for mid-stream pickup).
  *
- * Memory: each flow is charged to the memcap; a flow that cannot be charged
- * is not created (counted in flows_refused).  Flows idle for more than
+ * Memory: each flow is charged to the memcap; when the memcap or max_flows
+ * is reached the least recently active flow is flushed and closed
+ * (flows_evicted), and only if that does not help is the new flow refused
+ * (flows_refused).  Flows idle for more than
  * idle_timeout_ns of *capture* time are flushed and freed.
  */
 #ifndef TAPIR_FLOW_H
@@ -57,6 +59,7 @@ struct flow_app_ops {
 struct flow_stats {
 	uint64_t flows, flows_active, flows_refused, flows_timed_out,
 		segments, bad_csum;
+	uint64_t flows_evicted;	/* closed early to admit a new flow */
 	struct reasm_stats rs;
 };
 

@@ -7,7 +7,8 @@
  * Invariants: bytes are delivered exactly once and in order; a byte that
  * was not captured is never delivered, it is reported as a gap of known
  * length; the first copy of a byte wins, a later copy that differs is
- * counted as a conflicting overlap (ops->conflict); sequence numbers are
+ * counted as a conflicting overlap (stats.conflicts; bytes already
+ * delivered are not retained and cannot be compared); sequence numbers are
  * compared as (int32_t)(a - b) and tracked in a 64-bit stream offset.
  *
  *   reasm_init -> [SYN: reasm_push sets isn] -> data flows via ops->data

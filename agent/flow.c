@@ -1,0 +1,528 @@
+/* flow.c - the flow table (see flow.h).
+ *
+ * Owns: every struct flow (charged to the memcap), the bucket array
+ * (charged too), the LRU list.  Does not own flow->app: ops->open makes it,
+ * ops->close frees it.
+ *
+ * Structure: open hashing (chained through flow->hnext) on a keyed
+ * SipHash-2-4 of the direction-independent 5-tuple; the 128-bit key comes
+ * from getrandom() at flow_table_new(), because attackers choose tuples and
+ * must not be able to aim them at one bucket.  The table doubles when the
+ * flow count passes the bucket count.  A doubly linked LRU list orders flows
+ * by last activity (oldest at lru_head), which both idle expiry and
+ * eviction walk from the old end.
+ *
+ * Lifecycle of a flow:
+ *
+ *   (none) --flow_table_push(SYN | payload)--> open   ops->open
+ *   (none) --push(no SYN, no payload)--------> ignored (a final ACK or an
+ *                                               RST after close must not
+ *                                               resurrect the flow)
+ *   open   --push: SYN with a new ISN--------> flow_close(TIMEOUT), new flow
+ *   open   --both directions ended-----------> flow_close   (FIN both ways,
+ *                                               or RST: reasm ends both)
+ *   open   --flow_table_expire: idle---------> flow_close(TIMEOUT)
+ *   open   --table full / memcap refused-----> evict(): flow_close(TIMEOUT)
+ *   open   --flow_table_flush_all------------> flow_close(EOF)
+ *   flow_close: reasm_flush both directions, ops->close, unlink, free.
+ *
+ * Policies:
+ *  - roles: a SYN's sender is the client, a SYN-ACK's the server
+ *    (roles_certain).  Otherwise: a service port (< 1024 or a well-known
+ *    alternative such as 8080/8443) on one side only is the server; else
+ *    the lower port; equal ports: the destination.
+ *  - full table (max_flows) or memcap refusal: evict rather than refuse, so
+ *    new traffic keeps working under a SYN flood.  The victim is the
+ *    least-recently-active flow, preferring among the EVICT_SCAN oldest one
+ *    that never carried payload (half-open flood flows) over an idle but
+ *    established connection.  Evicted flows are flushed (their data is
+ *    delivered, holes gapped) and counted in flows_evicted; only when
+ *    nothing can be evicted is the new flow refused (flows_refused).
+ *  - checksums are not looked at (the source decides); bad_csum stays 0.
+ *  - reasm_ack(): every segment with ACK feeds its ack number to the other
+ *    direction's reassembler before its own payload is pushed, so a gap in
+ *    a request is reported before the response bytes that follow it.
+ *  - flow_table_free() closes remaining flows without flushing (no data
+ *    delivered, ops->close still called so app state is freed); call
+ *    flow_table_flush_all() first to deliver.
+ */
+#include "flow.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_IDLE_NS		(120ULL * 1000000000ULL)
+#define DEFAULT_WINDOW		(4u << 20)
+#define DEFAULT_MAX_FLOWS	1000000u
+#define MIN_BUCKETS		1024u
+#define EVICT_SCAN		16
+#define EVICT_TRIES		8
+
+struct flow_table {
+	struct flow_table_opts o;
+	const struct flow_app_ops *ops;
+	void *ctx;
+	struct memcap *mc;
+	struct flow_stats st;
+	struct flow **b;
+	uint32_t nb;		/* power of two */
+	uint32_t n;		/* flows in the table */
+	uint64_t k0, k1;	/* SipHash key */
+	struct flow *lru_head, *lru_tail;	/* oldest, newest */
+};
+
+/* ---- hashing ------------------------------------------------------------ */
+
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                             \
+	do {                                                                 \
+		v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);    \
+		v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;                       \
+		v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;                       \
+		v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);    \
+	} while (0)
+
+static uint64_t le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* SipHash-2-4 (Aumasson & Bernstein), reference algorithm. */
+static uint64_t siphash(uint64_t k0, uint64_t k1, const uint8_t *in,
+			size_t len)
+{
+	uint64_t v0 = 0x736f6d6570736575ULL ^ k0;
+	uint64_t v1 = 0x646f72616e646f6dULL ^ k1;
+	uint64_t v2 = 0x6c7967656e657261ULL ^ k0;
+	uint64_t v3 = 0x7465646279746573ULL ^ k1;
+	uint64_t b = (uint64_t)len << 56, m;
+	size_t i, left = len & 7;
+	const uint8_t *end = in + len - left;
+
+	for (; in != end; in += 8) {
+		m = le64(in);
+		v3 ^= m;
+		SIPROUND;
+		SIPROUND;
+		v0 ^= m;
+	}
+	for (i = 0; i < left; i++)
+		b |= (uint64_t)in[i] << (8 * i);
+	v3 ^= b;
+	SIPROUND;
+	SIPROUND;
+	v0 ^= b;
+	v2 ^= 0xff;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/* Direction-independent hash: the two endpoints in a canonical order. */
+static uint32_t tuple_hash(const struct flow_table *t, uint8_t family,
+			   const uint8_t *a, uint16_t ap, const uint8_t *b,
+			   uint16_t bp)
+{
+	uint8_t buf[1 + 2 * 18];
+	int alen = family == 4 ? 4 : 16, c = memcmp(a, b, (size_t)alen);
+	size_t o = 0;
+
+	if (c > 0 || (c == 0 && ap > bp)) {
+		const uint8_t *tp = a;
+		uint16_t tport = ap;
+
+		a = b;
+		ap = bp;
+		b = tp;
+		bp = tport;
+	}
+	buf[o++] = family;
+	memcpy(buf + o, a, (size_t)alen);
+	o += (size_t)alen;
+	buf[o++] = (uint8_t)(ap >> 8);
+	buf[o++] = (uint8_t)ap;
+	memcpy(buf + o, b, (size_t)alen);
+	o += (size_t)alen;
+	buf[o++] = (uint8_t)(bp >> 8);
+	buf[o++] = (uint8_t)bp;
+	return (uint32_t)siphash(t->k0, t->k1, buf, o);
+}
+
+static void random_key(struct flow_table *t)
+{
+	uint64_t k[2];
+	size_t got = 0;
+
+	while (got < sizeof(k)) {
+		ssize_t r = getrandom((uint8_t *)k + got, sizeof(k) - got, 0);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		got += (size_t)r;
+	}
+	if (got < sizeof(k)) {	/* no getrandom(): weak, but keyed */
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		k[0] = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^
+		       (uint64_t)(uintptr_t)t;
+		k[1] = (uint64_t)ts.tv_sec ^ (uint64_t)getpid() << 32;
+	}
+	t->k0 = k[0];
+	t->k1 = k[1];
+}
+
+/* ---- lookup ------------------------------------------------------------ */
+
+/* The flow of segment s and s's direction in it (*dir), or NULL. */
+static struct flow *lookup(struct flow_table *t, const struct seg *s,
+			   uint32_t h, int *dir)
+{
+	int alen = s->family == 4 ? 4 : 16;
+
+	for (struct flow *f = t->b[h & (t->nb - 1)]; f; f = f->hnext) {
+		const struct flow_key *k = &f->key;
+
+		if (f->hash != h || k->family != s->family)
+			continue;
+		if (k->port[0] == s->sport && k->port[1] == s->dport &&
+		    !memcmp(k->addr[0], s->src, (size_t)alen) &&
+		    !memcmp(k->addr[1], s->dst, (size_t)alen)) {
+			*dir = 0;
+			return f;
+		}
+		if (k->port[0] == s->dport && k->port[1] == s->sport &&
+		    !memcmp(k->addr[0], s->dst, (size_t)alen) &&
+		    !memcmp(k->addr[1], s->src, (size_t)alen)) {
+			*dir = 1;
+			return f;
+		}
+	}
+	return NULL;
+}
+
+static void grow(struct flow_table *t)
+{
+	uint32_t nb = t->nb * 2;
+	struct flow **b;
+
+	if (nb < t->nb || memcap_charge(t->mc, (uint64_t)nb * sizeof(*b)) < 0)
+		return;		/* chains get longer; still correct */
+	b = calloc(nb, sizeof(*b));
+	if (!b) {
+		memcap_release(t->mc, (uint64_t)nb * sizeof(*b));
+		return;
+	}
+	for (uint32_t i = 0; i < t->nb; i++) {
+		struct flow *f = t->b[i], *next;
+
+		for (; f; f = next) {
+			next = f->hnext;
+			f->hnext = b[f->hash & (nb - 1)];
+			b[f->hash & (nb - 1)] = f;
+		}
+	}
+	free(t->b);
+	memcap_release(t->mc, (uint64_t)t->nb * sizeof(*b));
+	t->b = b;
+	t->nb = nb;
+}
+
+/* ---- LRU --------------------------------------------------------------- */
+
+static void lru_unlink(struct flow_table *t, struct flow *f)
+{
+	if (f->lru_prev)
+		f->lru_prev->lru_next = f->lru_next;
+	else
+		t->lru_head = f->lru_next;
+	if (f->lru_next)
+		f->lru_next->lru_prev = f->lru_prev;
+	else
+		t->lru_tail = f->lru_prev;
+	f->lru_prev = f->lru_next = NULL;
+}
+
+static void lru_append(struct flow_table *t, struct flow *f)
+{
+	f->lru_prev = t->lru_tail;
+	f->lru_next = NULL;
+	if (t->lru_tail)
+		t->lru_tail->lru_next = f;
+	else
+		t->lru_head = f;
+	t->lru_tail = f;
+}
+
+/* ---- create / close ---------------------------------------------------- */
+
+static void hash_unlink(struct flow_table *t, struct flow *f)
+{
+	struct flow **pp = &t->b[f->hash & (t->nb - 1)];
+
+	while (*pp && *pp != f)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = f->hnext;
+}
+
+/* Flush (unless !flush), tell the application, free. */
+static void flow_close(struct flow_table *t, struct flow *f,
+		       enum reasm_end how, uint64_t ts, bool flush)
+{
+	if (f->dead)
+		return;		/* already closing (re-entry from a callback) */
+	f->dead = true;
+	if (flush) {
+		reasm_flush(&f->rs[0], how, ts);
+		reasm_flush(&f->rs[1], how, ts);
+	}
+	if (t->ops->close)
+		t->ops->close(t->ctx, f, f->app);
+	reasm_fini(&f->rs[0]);
+	reasm_fini(&f->rs[1]);
+	hash_unlink(t, f);
+	lru_unlink(t, f);
+	t->n--;
+	t->st.flows_active--;
+	memcap_release(t->mc, sizeof(*f));
+	free(f);
+}
+
+static bool is_service_port(uint16_t p)
+{
+	static const uint16_t known[] = {
+		1433, 1521, 2375, 2376, 2379, 3000, 3306, 4443, 5000, 5432,
+		5601, 5672, 5984, 6379, 6443, 7474, 8000, 8008, 8080, 8081,
+		8088, 8443, 8888, 9000, 9090, 9092, 9200, 9443, 10250, 11211,
+		15672, 27017, 50051,
+	};
+
+	if (p < 1024)
+		return true;
+	for (size_t i = 0; i < ARRAY_SIZE(known); i++)
+		if (known[i] == p)
+			return true;
+	return false;
+}
+
+/* 1 if the sender of s is the client, 0 if it is the server. */
+static int sender_is_client(const struct seg *s, bool *certain)
+{
+	bool ss = is_service_port(s->sport), ds = is_service_port(s->dport);
+
+	*certain = true;
+	if ((s->flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN)
+		return 1;
+	if ((s->flags & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK))
+		return 0;
+	*certain = false;
+	if (ds != ss)
+		return ds;
+	if (s->sport != s->dport)
+		return s->sport > s->dport;
+	return 1;
+}
+
+static bool flow_has_payload(const struct flow *f)
+{
+	return f->bytes[0] || f->bytes[1];
+}
+
+/* Close one old flow to make room.  False if there is none. */
+static bool evict(struct flow_table *t, uint64_t ts)
+{
+	struct flow *f = t->lru_head, *victim = t->lru_head;
+	int i;
+
+	if (!victim)
+		return false;
+	for (i = 0; f && i < EVICT_SCAN; i++, f = f->lru_next) {
+		if (!flow_has_payload(f)) {
+			victim = f;
+			break;
+		}
+	}
+	t->st.flows_evicted++;
+	flow_close(t, victim, REASM_END_TIMEOUT, ts, true);
+	return true;
+}
+
+static struct flow *flow_create(struct flow_table *t, const struct seg *s,
+				uint32_t h, int *dir)
+{
+	struct flow *f;
+	bool certain;
+	int alen = s->family == 4 ? 4 : 16, c, tries = 0;
+
+	while (t->n >= t->o.max_flows ||
+	       memcap_charge(t->mc, sizeof(*f)) < 0) {
+		if (tries++ >= EVICT_TRIES || !evict(t, s->ts_ns)) {
+			t->st.flows_refused++;
+			return NULL;
+		}
+	}
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		memcap_release(t->mc, sizeof(*f));
+		t->st.flows_refused++;
+		return NULL;
+	}
+	c = sender_is_client(s, &certain);
+	*dir = c ? 0 : 1;
+	f->key.family = s->family;
+	memcpy(f->key.addr[*dir], s->src, (size_t)alen);
+	memcpy(f->key.addr[!*dir], s->dst, (size_t)alen);
+	f->key.port[*dir] = s->sport;
+	f->key.port[!*dir] = s->dport;
+	f->roles_certain = certain;
+	f->ifindex = s->ifindex;
+	f->first_ts_ns = f->last_ts_ns = s->ts_ns;
+	f->hash = h;
+	for (int d = 0; d < 2; d++)
+		reasm_init(&f->rs[d], d, &t->ops->stream, f, t->mc, &t->st.rs,
+			   t->o.reasm_window);
+	f->hnext = t->b[h & (t->nb - 1)];
+	t->b[h & (t->nb - 1)] = f;
+	lru_append(t, f);
+	t->n++;
+	t->st.flows++;
+	t->st.flows_active++;
+	if (t->ops->open)
+		f->app = t->ops->open(t->ctx, f);
+	if (t->n > t->nb)
+		grow(t);
+	return f;
+}
+
+/* ---- API --------------------------------------------------------------- */
+
+struct flow_table *flow_table_new(const struct flow_table_opts *o,
+				  const struct flow_app_ops *ops, void *ctx,
+				  struct memcap *mc)
+{
+	struct flow_table *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	if (o)
+		t->o = *o;
+	if (!t->o.idle_timeout_ns)
+		t->o.idle_timeout_ns = DEFAULT_IDLE_NS;
+	if (!t->o.reasm_window)
+		t->o.reasm_window = DEFAULT_WINDOW;
+	if (!t->o.max_flows)
+		t->o.max_flows = DEFAULT_MAX_FLOWS;
+	t->ops = ops;
+	t->ctx = ctx;
+	t->mc = mc;
+	t->nb = MIN_BUCKETS;
+	if (memcap_charge(mc, (uint64_t)t->nb * sizeof(*t->b)) < 0) {
+		free(t);
+		return NULL;
+	}
+	t->b = calloc(t->nb, sizeof(*t->b));
+	if (!t->b) {
+		memcap_release(mc, (uint64_t)t->nb * sizeof(*t->b));
+		free(t);
+		return NULL;
+	}
+	random_key(t);
+	return t;
+}
+
+int flow_table_push(struct flow_table *t, const struct seg *s)
+{
+	struct flow *f;
+	uint32_t h;
+	int dir = 0;
+
+	t->st.segments++;
+	h = tuple_hash(t, s->family, s->src, s->sport, s->dst, s->dport);
+	f = lookup(t, s, h, &dir);
+
+	/* A SYN with another ISN on a known tuple: the port was reused and
+	 * the old connection ended without us seeing it. */
+	if (f && (s->flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN &&
+	    f->rs[dir].have_isn && f->rs[dir].isn != s->seq + 1) {
+		flow_close(t, f, REASM_END_TIMEOUT, s->ts_ns, true);
+		f = NULL;
+	}
+	if (!f) {
+		if (!(s->flags & TCPF_SYN) && !s->len)
+			return 0;
+		f = flow_create(t, s, h, &dir);
+		if (!f)
+			return -ENOMEM;
+	} else {
+		lru_unlink(t, f);
+		lru_append(t, f);
+	}
+	if (s->ts_ns > f->last_ts_ns)
+		f->last_ts_ns = s->ts_ns;
+	f->pkts[dir]++;
+	f->bytes[dir] += s->len;
+
+	if (s->flags & TCPF_ACK)
+		reasm_ack(&f->rs[!dir], s->ack, s->ts_ns);
+	reasm_push(&f->rs[dir], s->seq, s->flags, s->payload, s->len,
+		   s->ts_ns);
+	if (s->flags & TCPF_RST)
+		reasm_flush(&f->rs[!dir], REASM_END_RST, s->ts_ns);
+	if (f->rs[0].ended && f->rs[1].ended)
+		flow_close(t, f, REASM_END_EOF, s->ts_ns, true);
+	return 0;
+}
+
+void flow_table_expire(struct flow_table *t, uint64_t now_ns)
+{
+	struct flow *f, *next;
+
+	if (now_ns < t->o.idle_timeout_ns)
+		return;
+	/* Oldest first; capture time may step back a little between
+	 * interfaces, so the whole list is not assumed sorted: stop at the
+	 * first flow that is clearly recent. */
+	for (f = t->lru_head; f; f = next) {
+		next = f->lru_next;
+		if (f->last_ts_ns >= now_ns - t->o.idle_timeout_ns)
+			break;
+		t->st.flows_timed_out++;
+		flow_close(t, f, REASM_END_TIMEOUT, now_ns, true);
+	}
+}
+
+void flow_table_flush_all(struct flow_table *t, uint64_t now_ns)
+{
+	while (t->lru_head)
+		flow_close(t, t->lru_head, REASM_END_EOF, now_ns, true);
+}
+
+void flow_table_free(struct flow_table *t)
+{
+	if (!t)
+		return;
+	while (t->lru_head)
+		flow_close(t, t->lru_head, REASM_END_EOF, 0, false);
+	memcap_release(t->mc, (uint64_t)t->nb * sizeof(*t->b));
+	free(t->b);
+	free(t);
+}
+
+const struct flow_stats *flow_table_stats(const struct flow_table *t)
+{
+	return &t->st;
+}

@@ -1,0 +1,468 @@
+/* reasm.c - TCP reassembly of one direction (see reasm.h).
+ *
+ * Owns: the out-of-order queue (struct reasm_seg copies, each charged to
+ * the memcap with its header).  Does not own the caller's payload: in-order
+ * data is handed to ops->data straight from the caller's buffer.
+ *
+ * Stream offsets.  Offset 0 is the first data byte: the byte after the SYN
+ * (isn = SYN seq + 1), or, without a SYN, the first data byte seen
+ * (mid-stream pickup).  A sequence number is mapped to an offset relative to
+ * `next` with a wraparound-safe (int32_t)(seq - seq_of(next)), so offsets
+ * are 64-bit and monotonic while sequence numbers wrap.
+ *
+ * Invariants:
+ *  - every queued segment lies strictly after `next` (off > next, none
+ *    empty), the queue is sorted by offset and its segments never overlap:
+ *    overlapping input is cut into the bytes that are new and those that are
+ *    already queued (compared, first copy kept);
+ *  - `queued` is the sum of queued payload bytes; memcap charges are
+ *    sizeof(struct reasm_seg) + allocated payload per segment;
+ *  - after ops->end nothing else is reported for this direction.
+ *
+ * States and the functions behind each transition:
+ *
+ *   NO_ISN --reasm_push(SYN)-----------------> OPEN (isn = seq + 1)
+ *   NO_ISN --reasm_push(data / FIN)----------> OPEN (isn = seq, mid-stream)
+ *   OPEN   --reasm_push(in order)------------> deliver(), drain()
+ *   OPEN   --reasm_push(out of order)--------> queue_insert()
+ *   OPEN   --window / memcap / reasm_ack-----> skip_hole(): ops->gap, drain()
+ *   OPEN   --FIN, all bytes before it done---> ENDED   ops->end(FIN)
+ *   any    --reasm_push(RST) / reasm_flush---> flush_all(): gaps, drain,
+ *                                              ENDED   ops->end(how)
+ *
+ * Policies (decided here, tested in tests/unit/test_reasm.c):
+ *  - first copy wins.  A later copy of *queued* bytes that differs is a
+ *    conflict (stats.conflicts, once per segment).  Bytes already delivered
+ *    are not retained, so a retransmission of them cannot be compared: it is
+ *    counted as a retransmission and dropped unchecked.
+ *  - stats: segments = pushes; bytes = bytes delivered; retrans_segments =
+ *    segments with payload but no new byte; overlaps = segments with both
+ *    new and already-seen bytes; ooo_segments = segments (partly) queued.
+ *  - data more than 2^30 bytes (the largest TCP window, RFC 7323) beyond
+ *    `next` is dropped as bogus rather than buffered or gapped to.
+ *  - a memcap refusal gives up on the holes before the refused bytes: they
+ *    are gapped, the queue before them drained, and the refused bytes are
+ *    then in order and delivered zero-copy, so no captured byte is lost.
+ *  - RST (within 2^30 of `next`) ends the direction at once: queued data is
+ *    delivered with its holes reported as gaps, then ops->end(RST).  Payload
+ *    carried by an RST is ignored (receivers ignore it too).
+ *  - a SYN is honoured only before the stream has an isn; a later SYN with
+ *    the same isn is a retransmission (its data, TFO, is handled as data),
+ *    one with another isn is ignored (the flow table starts a new flow).
+ *  - FIN: the first FIN's offset wins; data past it is dropped (also data
+ *    already queued past it).  A FIN below `next` is ignored.
+ *  - timestamps: everything delivered during a push carries that push's
+ *    ts_ns, so delivery times are monotonic.
+ *  - reasm_flush(how): holes become gaps, queued data is delivered, a hole
+ *    before a seen FIN is gapped up to it; the end is reported as FIN when
+ *    a FIN was seen (every byte before it was delivered or gapped), else as
+ *    `how`; RST is always reported as RST.
+ */
+#include "reasm.h"
+#include "segment.h"	/* TCPF_* */
+
+#include <stdlib.h>
+#include <string.h>
+
+struct reasm_seg {
+	struct reasm_seg *next;	/* NULL-terminated */
+	struct reasm_seg *prev;	/* the head's prev is the tail */
+	uint64_t off;
+	uint32_t len;
+	uint32_t alloc;		/* payload bytes allocated (charged) */
+	uint8_t data[];
+};
+
+#define MAX_AHEAD ((int64_t)1 << 30)
+
+#define STAT_ADD(r, field, n)                                                \
+	do {                                                                 \
+		if ((r)->st)                                                 \
+			(r)->st->field += (n);                               \
+	} while (0)
+
+void reasm_init(struct reasm *r, int dir, const struct reasm_ops *ops,
+		void *ctx, struct memcap *mc, struct reasm_stats *st,
+		uint32_t window_max)
+{
+	memset(r, 0, sizeof(*r));
+	r->dir = dir;
+	r->ops = ops;
+	r->ctx = ctx;
+	r->mc = mc;
+	r->st = st;
+	r->window_max = window_max;
+}
+
+/* Stream offset of sequence number seq, relative to next (may be < 0). */
+static int64_t seq_to_off(const struct reasm *r, uint32_t seq)
+{
+	uint32_t next_seq = r->isn + (uint32_t)r->next;
+
+	return (int64_t)r->next + (int32_t)(seq - next_seq);
+}
+
+/* ---- queue ------------------------------------------------------------ */
+
+static struct reasm_seg *q_tail(const struct reasm *r)
+{
+	return r->q ? r->q->prev : NULL;
+}
+
+static void q_unlink(struct reasm *r, struct reasm_seg *s)
+{
+	struct reasm_seg *tail = q_tail(r);
+
+	if (s == r->q) {
+		r->q = s->next;
+		if (r->q)
+			r->q->prev = tail;
+	} else {
+		s->prev->next = s->next;
+		if (s->next)
+			s->next->prev = s->prev;
+		else
+			r->q->prev = s->prev;	/* s was the tail */
+	}
+}
+
+static void q_free(struct reasm *r, struct reasm_seg *s)
+{
+	r->queued -= s->len;
+	memcap_release(r->mc, sizeof(*s) + s->alloc);
+	free(s);
+}
+
+/* Insert a copy of [off, off + n) before `before` (NULL: at the tail).
+ * 0, or -ENOMEM when the memcap or malloc refuses. */
+static int queue_insert(struct reasm *r, struct reasm_seg *before,
+			uint64_t off, const uint8_t *p, uint32_t n)
+{
+	struct reasm_seg *s;
+
+	if (memcap_charge(r->mc, sizeof(*s) + n) < 0)
+		return -1;
+	s = malloc(sizeof(*s) + n);
+	if (!s) {
+		memcap_release(r->mc, sizeof(*s) + n);
+		return -1;
+	}
+	s->off = off;
+	s->len = n;
+	s->alloc = n;
+	memcpy(s->data, p, n);
+	if (!r->q) {
+		s->next = NULL;
+		s->prev = s;
+		r->q = s;
+	} else if (!before) {
+		struct reasm_seg *tail = q_tail(r);
+
+		tail->next = s;
+		s->prev = tail;
+		s->next = NULL;
+		r->q->prev = s;
+	} else if (before == r->q) {
+		s->prev = before->prev;	/* the tail */
+		s->next = before;
+		before->prev = s;
+		r->q = s;
+	} else {
+		s->prev = before->prev;
+		s->next = before;
+		before->prev->next = s;
+		before->prev = s;
+	}
+	r->queued += n;
+	return 0;
+}
+
+/* First queued segment ending after off, or NULL.  Walks back from the
+ * tail: out-of-order data usually lands near the end of the queue. */
+static struct reasm_seg *q_find(const struct reasm *r, uint64_t off)
+{
+	struct reasm_seg *s = q_tail(r);
+
+	if (!s || s->off + s->len <= off)
+		return NULL;
+	while (s != r->q && s->prev->off + s->prev->len > off)
+		s = s->prev;
+	return s;
+}
+
+/* ---- delivery --------------------------------------------------------- */
+
+static void deliver(struct reasm *r, const uint8_t *p, uint32_t n,
+		    uint64_t ts)
+{
+	r->next += n;
+	r->delivered += n;
+	STAT_ADD(r, bytes, n);
+	if (r->ops->data)
+		r->ops->data(r->ctx, r->dir, p, n, ts);
+}
+
+static void end_stream(struct reasm *r, enum reasm_end how, uint64_t ts)
+{
+	if (r->ended)
+		return;
+	r->ended = true;
+	if (r->ops->end)
+		r->ops->end(r->ctx, r->dir, how, ts);
+}
+
+static void check_fin(struct reasm *r, uint64_t ts)
+{
+	if (r->fin_seen && !r->ended && r->next >= r->fin_off)
+		end_stream(r, REASM_END_FIN, ts);
+}
+
+/* Deliver queued segments that became in order. */
+static void drain(struct reasm *r, uint64_t ts)
+{
+	struct reasm_seg *s;
+
+	while ((s = r->q) && s->off <= r->next) {
+		uint64_t skip = r->next - s->off;	/* 0 by invariant */
+
+		q_unlink(r, s);
+		if (skip < s->len)
+			deliver(r, s->data + skip, (uint32_t)(s->len - skip),
+				ts);
+		q_free(r, s);
+	}
+	check_fin(r, ts);
+}
+
+static void gap(struct reasm *r, uint64_t n, uint64_t ts)
+{
+	if (!n)
+		return;
+	r->next += n;
+	STAT_ADD(r, gaps, 1);
+	STAT_ADD(r, gap_bytes, n);
+	if (r->ops->gap)
+		r->ops->gap(r->ctx, r->dir, n, ts);
+}
+
+/* Give up on the bytes before offset `to`: each hole before it becomes a
+ * gap and the queued data between them is delivered.  Afterwards
+ * next >= to, unless the stream ended on the way (FIN). */
+static void skip_to(struct reasm *r, uint64_t to, uint64_t ts)
+{
+	while (!r->ended && r->next < to) {
+		struct reasm_seg *s = r->q;
+
+		gap(r, (s && s->off < to ? s->off : to) - r->next, ts);
+		drain(r, ts);
+	}
+}
+
+/* Give up on the first hole (there is queued data beyond it). */
+static void skip_hole(struct reasm *r, uint64_t ts)
+{
+	if (r->q)
+		skip_to(r, r->q->off, ts);
+}
+
+/* Drop queued bytes at or after the FIN offset. */
+static void trim_after_fin(struct reasm *r)
+{
+	struct reasm_seg *s;
+
+	while ((s = q_tail(r)) && s->off + s->len > r->fin_off) {
+		if (s->off >= r->fin_off) {
+			q_unlink(r, s);
+			q_free(r, s);
+		} else {
+			r->queued -= s->off + s->len - r->fin_off;
+			s->len = (uint32_t)(r->fin_off - s->off);
+		}
+	}
+}
+
+/* Payload p[0..n) at stream offset off (>= next, already trimmed). */
+static void push_data(struct reasm *r, uint64_t off, const uint8_t *p,
+		      uint32_t n, bool old_bytes, uint64_t ts)
+{
+	uint64_t end = off + n, cur;
+	struct reasm_seg *s, *first = q_find(r, off);
+	bool conflict = false, queued_any = false, new_any = false;
+
+	/* Pass 1, no mutation: compare with what is queued. */
+	for (s = first; s && s->off < end; s = s->next) {
+		uint64_t a = MAX(off, s->off), b = MIN(end, s->off + s->len);
+
+		old_bytes = true;
+		if (memcmp(p + (a - off), s->data + (a - s->off), b - a))
+			conflict = true;
+	}
+
+	/* Pass 2: deliver or queue the bytes that are new. */
+	cur = off;
+	s = first;
+	while (cur < end && !r->ended) {
+		uint64_t pe;
+
+		if (cur < r->next) {	/* a drain went past cur */
+			cur = r->next;
+			s = r->q;
+			continue;
+		}
+		if (s && s->off <= cur) {	/* already queued: skip */
+			cur = MIN(end, s->off + s->len);
+			s = s->next;
+			continue;
+		}
+		pe = s ? MIN(end, s->off) : end;
+		new_any = true;
+		if (cur > r->next) {
+			if (!queue_insert(r, s, cur, p + (cur - off),
+					  (uint32_t)(pe - cur))) {
+				queued_any = true;
+				cur = pe;
+				continue;
+			}
+			STAT_ADD(r, memcap_drops, 1);
+			skip_to(r, cur, ts);
+			if (r->ended || r->next != cur) {
+				s = r->q;
+				continue;
+			}
+		}
+		deliver(r, p + (cur - off), (uint32_t)(pe - cur), ts);
+		drain(r, ts);
+		cur = pe;
+		s = r->q;
+	}
+
+	if (conflict)
+		STAT_ADD(r, conflicts, 1);
+	if (queued_any)
+		STAT_ADD(r, ooo_segments, 1);
+	if (!new_any)
+		STAT_ADD(r, retrans_segments, 1);
+	else if (old_bytes)
+		STAT_ADD(r, overlaps, 1);
+
+	while (!r->ended && r->queued > r->window_max)
+		skip_hole(r, ts);
+}
+
+int reasm_push(struct reasm *r, uint32_t seq, uint8_t flags,
+	       const uint8_t *p, uint32_t n, uint64_t ts_ns)
+{
+	int64_t off, end;
+	bool old_bytes = false;
+
+	STAT_ADD(r, segments, 1);
+	if (r->ended)
+		return 0;
+	if (flags & TCPF_SYN) {
+		if (!r->have_isn) {
+			r->isn = seq + 1;
+			r->have_isn = true;
+			r->syn_seen = true;
+			r->next = 0;
+		} else if (seq + 1 != r->isn) {
+			return 0;	/* another connection's SYN */
+		} else {
+			r->syn_seen = true;
+		}
+		seq++;		/* data (TFO) starts after the SYN */
+	}
+	if (flags & TCPF_RST) {
+		if (r->have_isn) {
+			off = seq_to_off(r, seq);
+			if (off - (int64_t)r->next > MAX_AHEAD ||
+			    (int64_t)r->next - off > MAX_AHEAD)
+				return 0;	/* bogus RST */
+		}
+		reasm_flush(r, REASM_END_RST, ts_ns);
+		return 0;
+	}
+	if (!r->have_isn) {
+		if (!n && !(flags & TCPF_FIN))
+			return 0;	/* nothing to anchor the stream on */
+		r->isn = seq;		/* mid-stream pickup */
+		r->have_isn = true;
+		r->next = 0;
+	}
+
+	off = seq_to_off(r, seq);
+	end = off + n;
+	if (off - (int64_t)r->next > MAX_AHEAD)
+		return 0;
+
+	if ((flags & TCPF_FIN) && !r->fin_seen && end >= (int64_t)r->next) {
+		r->fin_seen = true;
+		r->fin_off = (uint64_t)end;
+		trim_after_fin(r);
+	}
+	if (r->fin_seen && end > (int64_t)r->fin_off)
+		end = (int64_t)r->fin_off;	/* data after FIN ignored */
+
+	if (n) {
+		if (off < (int64_t)r->next) {	/* retransmitted bytes */
+			old_bytes = true;
+			if (end <= (int64_t)r->next) {
+				STAT_ADD(r, retrans_segments, 1);
+				end = off;	/* nothing new */
+			} else {
+				p += (uint64_t)((int64_t)r->next - off);
+				off = (int64_t)r->next;
+			}
+		}
+		if (end > off)
+			push_data(r, (uint64_t)off, p, (uint32_t)(end - off),
+				  old_bytes, ts_ns);
+	}
+	check_fin(r, ts_ns);
+	return 0;
+}
+
+void reasm_ack(struct reasm *r, uint32_t ack, uint64_t ts_ns)
+{
+	int64_t off;
+	uint64_t to;
+
+	if (!r->have_isn || r->ended || !r->q)
+		return;
+	off = seq_to_off(r, ack);
+	if (off <= (int64_t)r->next)
+		return;
+	to = (uint64_t)off;
+	if (r->fin_seen && to > r->fin_off)
+		to = r->fin_off;	/* the FIN's own sequence number */
+	/* Only holes followed by queued data: the capture missed them for
+	 * sure (an ACK may also overtake data still in the capture). */
+	while (!r->ended && r->q && r->next < to) {
+		uint64_t hole_end = MIN(to, r->q->off);
+
+		gap(r, hole_end - r->next, ts_ns);
+		drain(r, ts_ns);
+	}
+}
+
+void reasm_flush(struct reasm *r, enum reasm_end how, uint64_t ts_ns)
+{
+	if (r->ended)
+		return;
+	while (!r->ended && r->q)
+		skip_hole(r, ts_ns);
+	if (!r->ended && r->fin_seen && r->next < r->fin_off)
+		gap(r, r->fin_off - r->next, ts_ns);
+	end_stream(r, r->fin_seen && how != REASM_END_RST ? REASM_END_FIN : how,
+		   ts_ns);
+	reasm_fini(r);
+}
+
+void reasm_fini(struct reasm *r)
+{
+	struct reasm_seg *s;
+
+	while ((s = r->q)) {
+		q_unlink(r, s);
+		q_free(r, s);
+	}
+}

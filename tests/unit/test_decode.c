@@ -12,19 +12,6 @@
 #include "tt.h"
 #include "util.h"
 
-/* tt.h's TT_TEST names its parameter `name`, which also replaces the
- * `.name` member designator, so no test compiles.  Until tt.h is fixed
- * (rename the parameter), register tests with a correct copy. */
-#undef TT_TEST
-#define TT_TEST(tname)                                                       \
-	static void tt_##tname(void);                                        \
-	__attribute__((constructor)) static void tt_reg_##tname(void)        \
-	{                                                                    \
-		tt_cases[tt_ncases].name = #tname;                           \
-		tt_cases[tt_ncases++].fn = tt_##tname;                       \
-	}                                                                    \
-	static void tt_##tname(void)
-
 /* ---- frame builder ------------------------------------------------------ */
 
 struct frame {

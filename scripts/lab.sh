@@ -126,7 +126,7 @@ lab_down() {
 
 # ---------------------------------------------------------------- content
 # Files served by nginx under $LAB_DIR/www (made once per lab):
-#   0.bin 1k.bin 100k.bin 5m.bin   random bytes (application/octet-stream)
+#   0.bin 1k.bin 100k.bin 1m.bin 5m.bin   random bytes (application/octet-stream)
 #   text.txt                       ~2 MB compressible text (gzip'd, chunked)
 #   small.txt                      ~3 KB text
 #   chunked/text.txt               served through sub_filter: identity chunked
@@ -136,6 +136,7 @@ lab__content() {
 	: >"$w/0.bin"
 	head -c 1024 /dev/urandom >"$w/1k.bin"
 	head -c 102400 /dev/urandom >"$w/100k.bin"
+	head -c 1048576 /dev/urandom >"$w/1m.bin"
 	head -c 5242880 /dev/urandom >"$w/5m.bin"
 	awk 'BEGIN { for (i = 1; i <= 40000; i++) printf "line %06d: the quick brown tapir walks over the lazy pcap file\n", i }' >"$w/text.txt"
 	head -c 3000 "$w/text.txt" >"$w/small.txt"
@@ -302,6 +303,7 @@ lab_cap_start() {
 	lab_cap_stop "$n"
 	: >"$d/tcpdump.err"
 	ip netns exec "$c" tcpdump -i "$LAB_IFACE" -n -s 0 -U --immediate-mode -Z root \
+		-B "${LAB_CAP_BUFFER_KB:-131072}" \
 		-w "$f" "$@" 2>"$d/tcpdump.err" &
 	pid=$!
 	echo "$pid" >"$d/tcpdump.pid"
@@ -315,14 +317,23 @@ lab_cap_start() {
 }
 
 # Stop tcpdump with SIGINT and wait until it has flushed and exited.
+# Returns 1 (and says so on stderr) if the kernel dropped packets: such a
+# capture is not ground truth for anything.  tcpdump's stderr stays in
+# $LAB_DIR/tcpdump.err.
 lab_cap_stop() {
-	local d pid
+	local d pid drops
 	d=$(lab_dir "$1")
 	[[ -f $d/tcpdump.pid ]] || return 0
 	pid=$(<"$d/tcpdump.pid")
 	sleep 0.2	# let the last ACK/FIN cross the veth
 	lab__kill_pid "$pid" INT
 	rm -f "$d/tcpdump.pid"
+	drops=$(sed -nE 's/^([0-9]+) packets? dropped by (kernel|interface).*/\1/p' "$d/tcpdump.err" | awk '{s += $1} END {print s + 0}')
+	if [[ $drops -ne 0 ]]; then
+		echo "lab: tcpdump: $drops packets dropped" >&2
+		return 1
+	fi
+	return 0
 }
 
 # ---------------------------------------------------------------- CLI

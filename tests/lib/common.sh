@@ -15,6 +15,13 @@
 #   3. tapir read --hash-bodies --keylog KEYS CAP exits 0
 #   4. tapir == ground truth, every field, no errors on complete exchanges
 #   5. tapir == tshark on (method, path, status)
+# Per-case knobs (set as VAR=... t_case ...):
+#   T_NO_TSHARK=why      tshark is known to misread the case: skip 2 and 5
+#   T_HEX=0x1301         lab check: every ServerHello chose this suite
+#   T_ETM=yes|no         lab check: ServerHello has / lacks encrypt_then_mac
+#   T_CONNS=N            lab check: exactly N TCP connections (SYNs)
+#   T_TLS="VER CIPHER"   tapir check: tls.version / tls.cipher / sni of all
+#   T_UNDECRYPTED=N      >= N records are a session without keys (set aside)
 # Env: TAPIR (default build/tapir), LAB_ONLY=1 (stop after step 2: tests the
 # lab without tapir), TPR_ARTIFACTS (failed cases are copied there; default
 # build/e2e-failures), V=1 (show commands' stderr).
@@ -27,6 +34,8 @@ source "$T_ROOT/scripts/lab.sh"
 PY=/usr/bin/python3
 TLIB=$T_ROOT/tests/lib
 TAPIR=${TAPIR:-build/tapir}
+# tshark decodes these as TLS (8443/9443 are not all in its default list)
+T_TLS_PORTS=(-d tcp.port==8443,tls -d tcp.port==9443,tls)
 [[ $TAPIR == /* ]] || TAPIR=$T_ROOT/$TAPIR
 T_PASSED=0
 T_FAILED=0
@@ -137,7 +146,7 @@ t_case() {
 	if [[ -n ${T_NO_TSHARK:-} ]]; then
 		: >"$T_CASE_DIR/tshark.jsonl"
 	else
-		if ! $PY "$TLIB/tshark_oracle.py" "$CAP" --keylog "$KEYS" "$@" >"$T_CASE_DIR/tshark.jsonl" 2>"$T_CASE_DIR/tshark.err"; then
+		if ! $PY "$TLIB/tshark_oracle.py" "$CAP" --keylog "$KEYS" --tls-port 8443 --tls-port 9443 "$@" >"$T_CASE_DIR/tshark.jsonl" 2>"$T_CASE_DIR/tshark.err"; then
 			t_fail "$name" "tshark oracle failed: $(tail -2 "$T_CASE_DIR/tshark.err" | tr '\n' ' ')"
 			return
 		fi
@@ -147,6 +156,10 @@ t_case() {
 			return
 		fi
 	fi
+	if ! t__lab_checks >"$T_CASE_DIR/labcheck.txt" 2>&1; then
+		t_fail "$name" "lab check: $(head -3 "$T_CASE_DIR/labcheck.txt" | tr '\n' ' ')"
+		return
+	fi
 	if [[ -n ${LAB_ONLY:-} ]]; then
 		local how="tshark agrees"
 		[[ -n ${T_NO_TSHARK:-} ]] && how="no tshark: $T_NO_TSHARK"
@@ -154,6 +167,32 @@ t_case() {
 		return
 	fi
 	t_check_tapir "$name"
+}
+
+# Facts about the capture itself, so a case proves what it claims to test.
+t__lab_checks() {
+	local got
+	if [[ -n ${T_HEX:-} ]]; then
+		got=$(tshark -n -r "$CAP" "${T_TLS_PORTS[@]}" -Y 'tls.handshake.type == 2' \
+			-T fields -e tls.handshake.ciphersuite 2>/dev/null | sort -u | tr '\n' ' ')
+		[[ $got == "$T_HEX " ]] || { echo "ServerHello suites '$got', want $T_HEX"; return 1; }
+	fi
+	if [[ -n ${T_ETM:-} ]]; then
+		local n_sh n_etm
+		n_sh=$(tshark -n -r "$CAP" "${T_TLS_PORTS[@]}" -Y 'tls.handshake.type == 2' 2>/dev/null | wc -l)
+		n_etm=$(tshark -n -r "$CAP" "${T_TLS_PORTS[@]}" -Y 'tls.handshake.type == 2 && tls.handshake.extension.type == 22' 2>/dev/null | wc -l)
+		if [[ $T_ETM == yes && ( $n_sh -eq 0 || $n_etm -ne $n_sh ) ]]; then
+			echo "encrypt_then_mac in $n_etm of $n_sh ServerHellos, want all"; return 1
+		fi
+		if [[ $T_ETM == no && $n_etm -ne 0 ]]; then
+			echo "encrypt_then_mac in $n_etm of $n_sh ServerHellos, want none"; return 1
+		fi
+	fi
+	if [[ -n ${T_CONNS:-} ]]; then
+		got=$(tshark -n -r "$CAP" -Y 'tcp.flags.syn == 1 && tcp.flags.ack == 0' 2>/dev/null | wc -l)
+		[[ $got -eq $T_CONNS ]] || { echo "$got TCP connections, want $T_CONNS"; return 1; }
+	fi
+	return 0
 }
 
 # t_check_tapir NAME: steps 3-5 on $CAP $KEYS $GT.
@@ -165,15 +204,28 @@ t_check_tapir() {
 		t_fail "$name" "tapir read exit $rc: $(tail -3 "$out.err" | tr '\n' ' ')"
 		return
 	fi
-	if ! $PY "$TLIB/compare.py" exact "$out" "$GT" >"$T_CASE_DIR/exact.diff" 2>&1; then
+	local und=()
+	[[ -n ${T_UNDECRYPTED:-} ]] && und=(--allow-undecrypted "$T_UNDECRYPTED")
+	if ! $PY "$TLIB/compare.py" exact "$out" "$GT" "${und[@]}" >"$T_CASE_DIR/exact.diff" 2>&1; then
 		t_fail "$name" "tapir differs from ground truth"
 		t__indent <"$T_CASE_DIR/exact.diff"
 		return
 	fi
-	if [[ -z ${T_NO_TSHARK:-} ]] && ! $PY "$TLIB/compare.py" triples "$out" "$T_CASE_DIR/tshark.jsonl" --label-b tshark >"$T_CASE_DIR/tshark.diff" 2>&1; then
+	if [[ -z ${T_NO_TSHARK:-} ]] && ! $PY "$TLIB/compare.py" triples "$out" "$T_CASE_DIR/tshark.jsonl" "${und[@]}" --label-b tshark >"$T_CASE_DIR/tshark.diff" 2>&1; then
 		t_fail "$name" "tapir differs from tshark"
 		t__indent <"$T_CASE_DIR/tshark.diff"
 		return
+	fi
+	if [[ -n ${T_TLS:-} ]]; then
+		# only the decrypted records: T_UNDECRYPTED ones say decrypted=false
+		local dec=$T_CASE_DIR/tapir.decrypted.jsonl
+		jq -c 'select(.tls.decrypted != false)' "$out" >"$dec"
+		if ! $PY "$TLIB/compare.py" tls "$dec" --version "${T_TLS% *}" --cipher "${T_TLS#* }" \
+			--sni "$LAB_HOST" >"$T_CASE_DIR/tls.diff" 2>&1; then
+			t_fail "$name" "tapir's tls facts differ"
+			t__indent <"$T_CASE_DIR/tls.diff"
+			return
+		fi
 	fi
 	t_pass "$name"
 }

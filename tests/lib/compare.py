@@ -13,10 +13,15 @@ Modes (exit 0 = equal, 1 = any difference, 2 = bad input):
   exact   A B   every field, as multisets (order between connections is free)
                 and no A record that matches B may carry errors
   triples A B   (method, path, status) multisets only
+  tls A --version V --cipher C [--sni S]
+                every record has tls.decrypted true with that version/cipher
   nodecrypt A [--min N]
                 A must hold >= N records, every one with tls.decrypted false,
                 and none may invent a request method or a response status
 A is usually tapir's output, B the ground truth or tshark's triples.
+exact/triples with --allow-undecrypted N: records of A with tls.decrypted
+false are set aside first; there must be >= N of them and they must not
+invent a request method or response status (a session without keys).
 """
 import argparse
 import hashlib
@@ -119,43 +124,76 @@ def diff(a_recs, b_recs, fields, label_a, label_b, check_errors):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=("exact", "triples", "nodecrypt"))
+    ap.add_argument("mode", choices=("exact", "triples", "nodecrypt", "tls"))
     ap.add_argument("a")
     ap.add_argument("b", nargs="?")
     ap.add_argument("--label-a", default="tapir")
     ap.add_argument("--label-b", default="truth")
     ap.add_argument("--min", type=int, default=1)
+    ap.add_argument("--allow-undecrypted", type=int, default=None)
+    ap.add_argument("--version")
+    ap.add_argument("--cipher")
+    ap.add_argument("--sni")
     a = ap.parse_args()
 
     A = load(a.a)
-    if a.mode == "nodecrypt":
+    if a.mode == "tls":
         bad = 0
-        if len(A) < a.min:
-            print(f"  expected >= {a.min} records for the undecrypted "
-                  f"session(s), got {len(A)}")
-            bad += 1
         for r in A:
-            tls = r.get("tls") or {}
-            q = r.get("request") or {}
-            s = r.get("response") or {}
-            if tls.get("decrypted") is not False:
-                print(f"  record without tls.decrypted=false: {json.dumps(r)[:200]}")
+            t = r.get("tls") or {}
+            want = {"decrypted": True, "version": a.version,
+                    "cipher": a.cipher}
+            if a.sni:
+                want["sni"] = a.sni
+            got = {k: t.get(k) for k in want}
+            if got != want:
+                q = r.get("request") or {}
+                print(f"  {q.get('method')} {q.get('path')}: tls {got}, "
+                      f"want {want}")
                 bad += 1
-            if q.get("method") or s.get("status"):
-                print(f"  invented request/response: {json.dumps(r)[:200]}")
-                bad += 1
+        if not A:
+            print("  no records")
+            bad += 1
+        sys.exit(1 if bad else 0)
+    bad = 0
+    if a.allow_undecrypted is not None:
+        U = [r for r in A if (r.get("tls") or {}).get("decrypted") is False]
+        A = [r for r in A if (r.get("tls") or {}).get("decrypted") is not False]
+        bad += check_nodecrypt(U, a.allow_undecrypted)
+    if a.mode == "nodecrypt":
+        bad += check_nodecrypt(A, a.min)
         sys.exit(1 if bad else 0)
 
     if a.b is None:
         ap.error(f"{a.mode} needs two files")
     B = load(a.b)
     fields = FIELDS if a.mode == "exact" else FIELDS[:3]
-    bad, na, nb = diff(A, B, fields, a.label_a, a.label_b,
-                       check_errors=(a.mode == "exact"))
+    nbad, na, nb = diff(A, B, fields, a.label_a, a.label_b,
+                        check_errors=(a.mode == "exact"))
+    bad += nbad
     if bad:
         print(f"  {bad} difference(s): {a.label_a} has {na} records, "
               f"{a.label_b} has {nb}")
     sys.exit(1 if bad else 0)
+
+
+def check_nodecrypt(A, minimum):
+    bad = 0
+    if len(A) < minimum:
+        print(f"  expected >= {minimum} records for the undecrypted "
+              f"session(s), got {len(A)}")
+        bad += 1
+    for r in A:
+        tls = r.get("tls") or {}
+        q = r.get("request") or {}
+        s = r.get("response") or {}
+        if tls.get("decrypted") is not False:
+            print(f"  record without tls.decrypted=false: {json.dumps(r)[:200]}")
+            bad += 1
+        if q.get("method") or s.get("status"):
+            print(f"  invented request/response: {json.dumps(r)[:200]}")
+            bad += 1
+    return bad
 
 
 if __name__ == "__main__":

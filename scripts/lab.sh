@@ -303,7 +303,7 @@ lab_cap_start() {
 	lab_cap_stop "$n"
 	: >"$d/tcpdump.err"
 	ip netns exec "$c" tcpdump -i "$LAB_IFACE" -n -s 0 -U --immediate-mode -Z root \
-		-B "${LAB_CAP_BUFFER_KB:-131072}" \
+		-B "${LAB_CAP_BUFFER_KB:-262144}" \
 		-w "$f" "$@" 2>"$d/tcpdump.err" &
 	pid=$!
 	echo "$pid" >"$d/tcpdump.pid"

@@ -49,6 +49,8 @@ lab__kill_pid() {
 	kill -"$sig" "$pid" 2>/dev/null
 	for ((i = 0; i < 50; i++)); do
 		kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+		# an orphan that exited is a zombie until init reaps it: gone
+		[[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) == Z ]] && return 0
 		sleep 0.1
 	done
 	kill -KILL "$pid" 2>/dev/null

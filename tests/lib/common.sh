@@ -170,27 +170,29 @@ t_case() {
 }
 
 # Facts about the capture itself, so a case proves what it claims to test.
+# One tshark pass: SYNs (connections) and ServerHellos (suite, extensions).
 t__lab_checks() {
-	local got
-	if [[ -n ${T_HEX:-} ]]; then
-		got=$(tshark -n -r "$CAP" "${T_TLS_PORTS[@]}" -Y 'tls.handshake.type == 2' \
-			-T fields -e tls.handshake.ciphersuite 2>/dev/null | sort -u | tr '\n' ' ')
-		[[ $got == "$T_HEX " ]] || { echo "ServerHello suites '$got', want $T_HEX"; return 1; }
+	[[ -n ${T_HEX:-}${T_ETM:-}${T_CONNS:-} ]] || return 0
+	local facts syns n_sh suites n_etm
+	facts=$(tshark -n -r "$CAP" "${T_TLS_PORTS[@]}" \
+		-Y 'tls.handshake.type == 2 || (tcp.flags.syn == 1 && tcp.flags.ack == 0)' \
+		-T fields -E occurrence=a -E aggregator=, \
+		-e tls.handshake.ciphersuite -e tls.handshake.extension.type 2>/dev/null)
+	syns=$(awk -F'\t' '$1 == ""' <<<"$facts" | grep -c .)
+	n_sh=$(awk -F'\t' '$1 != ""' <<<"$facts" | grep -c .)
+	suites=$(awk -F'\t' '$1 != "" {print $1}' <<<"$facts" | sort -u | tr '\n' ' ')
+	n_etm=$(awk -F'\t' '$1 != "" && ("," $2 ",") ~ /,22,/' <<<"$facts" | grep -c .)
+	if [[ -n ${T_HEX:-} && $suites != "$T_HEX " ]]; then
+		echo "ServerHello suites '$suites', want $T_HEX"; return 1
 	fi
-	if [[ -n ${T_ETM:-} ]]; then
-		local n_sh n_etm
-		n_sh=$(tshark -n -r "$CAP" "${T_TLS_PORTS[@]}" -Y 'tls.handshake.type == 2' 2>/dev/null | wc -l)
-		n_etm=$(tshark -n -r "$CAP" "${T_TLS_PORTS[@]}" -Y 'tls.handshake.type == 2 && tls.handshake.extension.type == 22' 2>/dev/null | wc -l)
-		if [[ $T_ETM == yes && ( $n_sh -eq 0 || $n_etm -ne $n_sh ) ]]; then
-			echo "encrypt_then_mac in $n_etm of $n_sh ServerHellos, want all"; return 1
-		fi
-		if [[ $T_ETM == no && $n_etm -ne 0 ]]; then
-			echo "encrypt_then_mac in $n_etm of $n_sh ServerHellos, want none"; return 1
-		fi
+	if [[ ${T_ETM:-} == yes && ( $n_sh -eq 0 || $n_etm -ne $n_sh ) ]]; then
+		echo "encrypt_then_mac in $n_etm of $n_sh ServerHellos, want all"; return 1
 	fi
-	if [[ -n ${T_CONNS:-} ]]; then
-		got=$(tshark -n -r "$CAP" -Y 'tcp.flags.syn == 1 && tcp.flags.ack == 0' 2>/dev/null | wc -l)
-		[[ $got -eq $T_CONNS ]] || { echo "$got TCP connections, want $T_CONNS"; return 1; }
+	if [[ ${T_ETM:-} == no && $n_etm -ne 0 ]]; then
+		echo "encrypt_then_mac in $n_etm of $n_sh ServerHellos, want none"; return 1
+	fi
+	if [[ -n ${T_CONNS:-} && $syns -ne $T_CONNS ]]; then
+		echo "$syns TCP connections, want $T_CONNS"; return 1
 	fi
 	return 0
 }

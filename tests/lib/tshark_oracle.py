@@ -32,6 +32,7 @@ def main():
 
     cmd = ["tshark", "-n", "-r", a.cap,
            "-o", "tcp.desegment_tcp_streams:TRUE",
+           "-o", "tcp.reassemble_out_of_order:TRUE",
            "-o", "http.desegment_headers:TRUE",
            "-o", "http.desegment_body:TRUE",
            "-o", "http.dechunk_body:TRUE"]

@@ -14,6 +14,9 @@
 # removes only labs whose owner PID is dead.  lab_down is idempotent and safe
 # to call from an EXIT trap at any point of lab_up.
 #
+# LAB_MIDDLE=bridge puts a third namespace tpr-<owner>-<name>-b with a
+# bridge between the two (for loss injection with nft's bridge family).
+#
 # Addresses (the same in every lab; each lab is its own pair of namespaces):
 #   server 10.77.0.1/24  fd00::1/64      client 10.77.0.2/24  fd00::2/64
 #
@@ -41,6 +44,7 @@ lab_ns() { echo "tpr-$LAB_OWNER-$1-$2"; }          # lab_ns NAME c|s
 lab_dir() { echo "${TMPDIR:-/tmp}/tpr-$LAB_OWNER-$1"; }
 lab_c() { local n=$1; shift; ip netns exec "$(lab_ns "$n" c)" "$@"; }
 lab_s() { local n=$1; shift; ip netns exec "$(lab_ns "$n" s)" "$@"; }
+lab_b() { local n=$1; shift; ip netns exec "$(lab_ns "$n" b)" "$@"; }
 
 # Kill a PID we started (TERM, then KILL after ~5 s) and wait until gone.
 lab__kill_pid() {
@@ -93,8 +97,23 @@ lab_up() {
 	LAB_DIR=$(lab_dir "$n")
 	mkdir -p "$LAB_DIR" && chmod 700 "$LAB_DIR" || return 1
 	ip netns add "$c" && ip netns add "$s" || return 1
-	# Created inside the client namespace, peer moved into the server one.
-	ip -n "$c" link add "$LAB_IFACE" type veth peer name "$LAB_IFACE" netns "$s" || return 1
+	if [[ ${LAB_MIDDLE:-} == bridge ]]; then
+		# client eth0 -- p0 [br0 in tpr-..-b] p1 -- eth0 server: same L2
+		# segment, but a packet dropped in the middle (nft bridge family)
+		# is lost after the sender's stack let go of it and before the
+		# client's capture point, as on a real lossy path.
+		local b; b=$(lab_ns "$n" b)
+		ip netns add "$b" || return 1
+		ip -n "$b" link add p0 type veth peer name "$LAB_IFACE" netns "$c" || return 1
+		ip -n "$b" link add p1 type veth peer name "$LAB_IFACE" netns "$s" || return 1
+		ip -n "$b" link add br0 type bridge || return 1
+		ip -n "$b" link set p0 master br0 && ip -n "$b" link set p1 master br0 || return 1
+		ip -n "$b" link set br0 up && ip -n "$b" link set p0 up && ip -n "$b" link set p1 up || return 1
+		LAB_B=$b
+	else
+		# Created inside the client namespace, peer moved into the server one.
+		ip -n "$c" link add "$LAB_IFACE" type veth peer name "$LAB_IFACE" netns "$s" || return 1
+	fi
 	local ns a4 a6
 	for ns in "$c" "$s"; do
 		if [[ $ns == "$c" ]]; then a4=$LAB_CLI4; a6=$LAB_CLI6; else a4=$LAB_SRV4; a6=$LAB_SRV6; fi
@@ -122,6 +141,7 @@ lab_down() {
 	lab_nginx_stop "$n" 2>/dev/null
 	lab__ns_del "$(lab_ns "$n" c)"
 	lab__ns_del "$(lab_ns "$n" s)"
+	lab__ns_del "$(lab_ns "$n" b)"
 	[[ -d $d ]] && rm -rf -- "$d"
 	return 0
 }

@@ -20,6 +20,7 @@
 #   T_HEX=0x1301         lab check: every ServerHello chose this suite
 #   T_ETM=yes|no         lab check: ServerHello has / lacks encrypt_then_mac
 #   T_CONNS=N            lab check: exactly N TCP connections (SYNs)
+#   T_RETRANS=1          lab check: the capture holds TCP retransmissions
 #   T_TLS="VER CIPHER"   tapir check: tls.version / tls.cipher / sni of all
 #   T_UNDECRYPTED=N      >= N records are a session without keys (set aside)
 # Env: TAPIR (default build/tapir), LAB_ONLY=1 (stop after step 2: tests the
@@ -172,7 +173,7 @@ t_case() {
 # Facts about the capture itself, so a case proves what it claims to test.
 # One tshark pass: SYNs (connections) and ServerHellos (suite, extensions).
 t__lab_checks() {
-	[[ -n ${T_HEX:-}${T_ETM:-}${T_CONNS:-} ]] || return 0
+	[[ -n ${T_HEX:-}${T_ETM:-}${T_CONNS:-}${T_RETRANS:-} ]] || return 0
 	local facts syns n_sh suites n_etm
 	facts=$(tshark -n -r "$CAP" "${T_TLS_PORTS[@]}" \
 		-Y 'tls.handshake.type == 2 || (tcp.flags.syn == 1 && tcp.flags.ack == 0)' \
@@ -193,6 +194,12 @@ t__lab_checks() {
 	fi
 	if [[ -n ${T_CONNS:-} && $syns -ne $T_CONNS ]]; then
 		echo "$syns TCP connections, want $T_CONNS"; return 1
+	fi
+	if [[ -n ${T_RETRANS:-} ]]; then
+		local n
+		n=$(tshark -n -r "$CAP" -Y 'tcp.analysis.retransmission || tcp.analysis.fast_retransmission || tcp.analysis.out_of_order || tcp.analysis.lost_segment' 2>/dev/null | grep -c .)
+		[[ $n -gt 0 ]] || { echo "no TCP loss or retransmission in the capture"; return 1; }
+		echo "$n lost/retransmitted/out-of-order segments"
 	fi
 	return 0
 }

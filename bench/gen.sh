@@ -1,0 +1,52 @@
+#!/bin/bash
+# gen.sh - make the benchmark captures once, from the lab, cached in
+# build/bench/ (kept until `make clean`):
+#   tls13-aes128gcm-full.pcap  >= 200 MB: 4 keep-alive connections, TLS 1.3
+#                              TLS_AES_128_GCM_SHA256, HTTP/1.1, 44 x GET of a
+#                              5 MB file plus small GETs and uploads
+#   tls13-aes128gcm-half.pcap  the same mix with half the transfers
+#   *.keys                     their SSLKEYLOGFILEs
+# A capture the kernel dropped packets from is refused (gen.sh exits 1).
+# Needs root only when something is missing.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+OUT=${BENCH_DIR:-build/bench}
+mkdir -p "$OUT"
+have() { [[ -s $OUT/tls13-aes128gcm-$1.pcap && -s $OUT/tls13-aes128gcm-$1.keys ]]; }
+have full && have half && exit 0
+
+if [[ $(id -u) -ne 0 ]]; then
+	echo "bench/gen.sh: needs root to build the lab and capture" >&2
+	exit 1
+fi
+source scripts/lab.sh
+trap 'lab_down bench' EXIT
+lab_up bench || exit 1
+LAB_TLS13_SUITES=TLS_AES_128_GCM_SHA256 lab_nginx_start bench || exit 1
+
+# gen_one NAME BIG: BIG 5 MB downloads spread over 4 connections.
+gen_one() {
+	local name=$1 big=$2 i t=() cap=$OUT/tls13-aes128gcm-$1.pcap keys=$OUT/tls13-aes128gcm-$1.keys
+	local u=https://$LAB_HOST
+	for ((i = 1; i <= big; i++)); do
+		t+=(-o /dev/null "$u/5m.bin?n=$i")
+		((i % 4 == 0)) && t+=(-o /dev/null "$u/1k.bin?n=$i" -o /dev/null "$u/100k.bin?n=$i" -o /dev/null "$u/no/such?n=$i")
+	done
+	rm -f "$cap" "$keys"
+	lab_cap_start bench "$cap.tmp" || return 1
+	lab_c bench env SSLKEYLOGFILE="$keys.tmp" curl -sS --no-progress-meter -k --http1.1 --parallel --parallel-max 4 \
+		--resolve "$LAB_HOST:443:$LAB_SRV4" --tlsv1.3 --tls13-ciphers TLS_AES_128_GCM_SHA256 \
+		"${t[@]}" >/dev/null
+	local rc=$?
+	lab_c bench env SSLKEYLOGFILE="$keys.tmp" curl -sS -k --http1.1 --resolve "$LAB_HOST:443:$LAB_SRV4" \
+		--tlsv1.3 --data-binary @"$LAB_DIR/www/1m.bin" -o /dev/null -o /dev/null "$u/upload" "$u/upload" || rc=1
+	if ! lab_cap_stop bench || [[ $rc -ne 0 ]]; then
+		echo "bench/gen.sh: capture $name failed (curl $rc)" >&2
+		rm -f "$cap.tmp" "$keys.tmp"
+		return 1
+	fi
+	mv "$cap.tmp" "$cap" && mv "$keys.tmp" "$keys"
+	echo "bench: $cap $(($(stat -c %s "$cap") / 1000000)) MB, $(grep -c CLIENT_TRAFFIC_SECRET_0 "$keys") TLS sessions"
+}
+have full || gen_one full 44 || exit 1
+have half || gen_one half 22 || exit 1

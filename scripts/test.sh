@@ -1,0 +1,12 @@
+#!/bin/bash
+# test.sh - the one command for a fresh machine: install what tapir needs,
+# build it, run every test.  `sudo ./scripts/test.sh`
+set -eu
+cd "$(dirname "$0")/.."
+if [[ $(id -u) -ne 0 ]]; then
+	echo "test.sh: needs root (packages, network namespaces): sudo $0" >&2
+	exit 1
+fi
+scripts/install-deps.sh
+make
+make test

@@ -51,7 +51,8 @@ static void fmt_mib(char *b, size_t n, uint64_t v)
 	snprintf(b, n, "%.1f MiB", (double)v / (1 << 20));
 }
 
-static void print_summary(const char *path, const struct source_stats *ss,
+static void print_summary(const char *path, enum csum_mode csum,
+			  const struct source_stats *ss,
 			  const struct engine *e, const struct keystore *ks)
 {
 	const struct engine_stats *st = engine_stats(e);
@@ -90,7 +91,8 @@ static void print_summary(const char *path, const struct source_stats *ss,
 		" (validation %s), flows refused: %" PRIu64
 		", memory peak %s of %s\n",
 		fs->rs.gaps, fs->rs.gap_bytes, fs->rs.conflicts, ss->bad_csum,
-		ss->csum_validation ? "on" : "off (checksum offload detected or --checksum off)",
+		ss->csum_validation ? "on" :
+		csum == CSUM_MODE_OFF ? "off" : "off: checksum offload seen",
 		fs->flows_refused, peak, lim);
 	if (st->write_errors)
 		fprintf(stderr, "tapir: %" PRIu64 " records could not be "
@@ -222,7 +224,7 @@ int cmd_read(int argc, char **argv)
 		goto cleanup;
 	}
 	if (!quiet)
-		print_summary(capture, &ss, e, ks);
+		print_summary(capture, csum, &ss, e, ks);
 	ret = engine_stats(e)->write_errors ? 1 : 0;
 cleanup:
 	engine_free(e);

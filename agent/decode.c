@@ -116,6 +116,7 @@ static uint8_t tcp_csum(const struct seg *s, const uint8_t *tcp,
 }
 
 #define WIRE_UNKNOWN UINT32_MAX
+#define CSUM_SKIP 0xff	/* internal marker in seg.csum, never returned */
 
 /* p: TCP header; cap: bytes captured from p to the end of the datagram
  * (after trimming); wire: TCP length on the wire, or WIRE_UNKNOWN when the
@@ -149,7 +150,9 @@ static int decode_tcp(const uint8_t *p, uint32_t cap, uint32_t wire,
 	out->payload = p + doff;
 	out->len = cap - doff;
 	out->wire_len = wire - doff;
-	if (csum_ok_to_check && cap == wire)
+	/* decode_packet() pre-sets CSUM_SKIP when the caller does not want
+	 * the (payload-long) checksum pass */
+	if (out->csum != CSUM_SKIP && csum_ok_to_check && cap == wire)
 		out->csum = tcp_csum(out, p, wire);
 	else
 		out->csum = CSUM_UNKNOWN;
@@ -367,9 +370,11 @@ int decode_linktype_supported(int linktype)
 }
 
 int decode_packet(int linktype, const uint8_t *pkt, uint32_t caplen,
-		  struct seg *out)
+		  unsigned flags, struct seg *out)
 {
 	memset(out, 0, sizeof(*out));
+	if (flags & DECODE_F_NO_CSUM)
+		out->csum = CSUM_SKIP;
 	switch (linktype) {
 	case DLT_EN10MB:
 		/* dst(6) src(6) type(2) */

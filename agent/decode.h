@@ -25,11 +25,16 @@ enum decode_result {
 	DECODE_UNSUPPORTED_LINK = 5,
 };
 
+/* decode_packet() flags */
+#define DECODE_F_NO_CSUM 0x1	/* skip TCP checksum verification (csum is
+				   then CSUM_UNKNOWN): one pass less over
+				   the payload when validation is off */
+
 /* Decode one captured frame.  linktype is a DLT_* value from libpcap.
  * caplen bytes are at pkt.  Fills out (payload points into pkt) and
  * returns DECODE_TCP, or another enum decode_result (out undefined). */
 int decode_packet(int linktype, const uint8_t *pkt, uint32_t caplen,
-		  struct seg *out);
+		  unsigned flags, struct seg *out);
 
 /* True if libpcap link type dlt is one decode_packet() understands. */
 int decode_linktype_supported(int linktype);

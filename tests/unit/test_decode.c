@@ -338,9 +338,9 @@ static int decode_guarded(int dlt, const uint8_t *p, size_t n, struct seg *s)
 	int rc;
 
 	if (!n)
-		return decode_packet(dlt, NULL, 0, s);
+		return decode_packet(dlt, NULL, 0, 0, s);
 	g = tt_guard(p, n);
-	rc = decode_packet(dlt, g, (uint32_t)n, s);
+	rc = decode_packet(dlt, g, (uint32_t)n, 0, s);
 	if (rc == DECODE_TCP) {	/* the payload view lies in the frame */
 		if (s->len && (s->payload < g || s->payload + s->len > g + n))
 			rc = -1;
@@ -426,7 +426,7 @@ TT_TEST(ipv4_fields)
 	TT_EQ_INT(s.len, 6);
 	TT_EQ_INT(s.ifindex, 0);
 	/* the payload view, in place */
-	TT_EQ_INT(decode_packet(DLT_EN10MB, f->b, (uint32_t)f->n, &s),
+	TT_EQ_INT(decode_packet(DLT_EN10MB, f->b, (uint32_t)f->n, 0, &s),
 		  DECODE_TCP);
 	TT_CHECK(s.payload == f->b + f->hdr);
 	TT_EQ_MEM(s.payload, "hello!", 6);

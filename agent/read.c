@@ -48,7 +48,10 @@ static int bad_value(const char *opt, const char *val)
 
 static void fmt_mib(char *b, size_t n, uint64_t v)
 {
-	snprintf(b, n, "%.1f MiB", (double)v / (1 << 20));
+	if (v < (1 << 20))
+		snprintf(b, n, "%.1f KiB", (double)v / 1024);
+	else
+		snprintf(b, n, "%.1f MiB", (double)v / (1 << 20));
 }
 
 static void print_summary(const char *path, enum csum_mode csum,

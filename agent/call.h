@@ -62,6 +62,9 @@ struct call {
 	struct call_flow flow;
 	struct call_tls tls;
 	struct http_msg req, resp;
+	/* Time span of a record without messages (a TLS session that was not
+	 * decrypted); calls with a request or response use theirs. */
+	uint64_t ts_start_ns, ts_end_ns;
 	char **errors;
 	size_t nerrors, cap_errors;
 };

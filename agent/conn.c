@@ -117,10 +117,9 @@ static void emit_tls_only(struct conn *c)
 		call->tls.decrypted = true;
 	call_error(call, "%s", call->tls.reason[0] ? call->tls.reason :
 		   "TLS session not decrypted");
-	/* Timestamps of a record without messages: none known here; the
-	 * flow's first packet is the closest honest value. */
-	call->req.ts_first_ns = c->f->first_ts_ns;
-	call->req.ts_last_ns = c->f->last_ts_ns;
+	/* no messages: the record spans the connection */
+	call->ts_start_ns = c->f->first_ts_ns;
+	call->ts_end_ns = c->f->last_ts_ns;
 	write_call(c, call);
 }
 

@@ -289,8 +289,10 @@ static void jb_msg(struct jbuf *b, const struct http_msg *m, bool req)
 static void format_call(struct jbuf *b, const struct call *c)
 {
 	char ts[40];
-	uint64_t t0 = c->req.present ? c->req.ts_first_ns : c->resp.ts_first_ns;
-	uint64_t t1 = c->resp.present ? c->resp.ts_last_ns : c->req.ts_last_ns;
+	uint64_t t0 = c->req.present ? c->req.ts_first_ns :
+		      c->resp.present ? c->resp.ts_first_ns : c->ts_start_ns;
+	uint64_t t1 = c->resp.present ? c->resp.ts_last_ns :
+		      c->req.present ? c->req.ts_last_ns : c->ts_end_ns;
 
 	b->len = 0;
 	fmt_rfc3339_us(ts, sizeof(ts), t0);

@@ -207,6 +207,9 @@ TT_TEST(tls_without_keys_gives_metadata_record)
 	TT_EQ_INT(count(out, "\n"), 1);
 	TT_CHECK(strstr(out, "\"decrypted\":false"));
 	TT_CHECK(!strstr(out, "\"request\""));
+	/* the record spans the connection: its time, not the epoch */
+	TT_CHECK(strstr(out, "{\"ts\":\"2025-11-28T01:02:03.0000"));
+	TT_CHECK(strstr(out, "\"duration_us\":5,"));
 	TT_CHECK(!strstr(out, "\"errors\":[]"));
 }
 

@@ -27,6 +27,11 @@ struct engine_opts {
 	uint32_t max_header_bytes;	/* per HTTP message head */
 	uint32_t reasm_window;		/* out-of-order bytes per direction */
 	uint32_t max_flows;
+	/* Live sources: how long (capture time) a TLS session whose keys are
+	 * not in the store yet keeps its ciphertext waiting for them
+	 * (--key-wait).  0 = never wait: every key is known up front
+	 * (`tapir read`). */
+	uint64_t key_wait_ns;
 };
 
 struct engine_stats {
@@ -49,6 +54,10 @@ struct engine *engine_new(const struct engine_opts *o, struct keystore *ks,
 int engine_push(struct engine *e, const struct seg *s);
 /* Capture time advanced to now_ns: age idle flows. Cheap to call often. */
 void engine_tick(struct engine *e, uint64_t now_ns);
+/* New secrets were added to the key store (a followed key log grew, a
+ * line came in on the key socket): TLS sessions waiting for keys look
+ * again.  now_ns is the current capture time. */
+void engine_keys_added(struct engine *e, uint64_t now_ns);
 /* End of input: flush every flow, emit every call still open. */
 void engine_finish(struct engine *e, uint64_t now_ns);
 void engine_free(struct engine *e);	/* accepts NULL */

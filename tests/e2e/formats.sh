@@ -115,6 +115,34 @@ else
 	t_fail formats/truncated-file "$(head -2 "$D/trunc.err")"
 fi
 
+# Mid-stream pickup: the capture starts inside connections.  Nothing
+# crashes, the pickup is reported, and every call that claims to be complete
+# is exactly the original's.
+for at in 0.2 0.45 0.7; do
+	$RW from "$CAP" "$D/from.pcap" --at $at
+	if run from "$D/from.pcap" && grep -Eq '[1-9][0-9]* picked up mid-stream|[1-9][0-9]* mid-session' "$D/from.err" &&
+		$PY - "$D/from.json" "$D/ref.json" <<'PY'
+import json, sys
+got = [json.loads(l) for l in open(sys.argv[1])]
+ref = [json.loads(l) for l in open(sys.argv[2])]
+key = lambda c: (c["flow"]["src"], c.get("request", {}).get("method"), c.get("request", {}).get("path"))
+refs = {key(c): c for c in ref}
+for c in got:
+    if c["errors"]:
+        continue
+    r = refs.get(key(c))
+    assert r is not None, ("invented", key(c))
+    for side in ("request", "response"):
+        for f in ("body_size", "body_sha256", "status", "method", "path"):
+            assert c[side].get(f) == r[side].get(f), (key(c), side, f)
+PY
+	then
+		t_pass "formats/midstream-pickup-at-$at"
+	else
+		t_fail "formats/midstream-pickup-at-$at" "$(head -3 "$D/from.err")"
+	fi
+done
+
 # Unusable input: one clear line on stderr, exit 1
 expect_exit() {	# NAME STATUS PATTERN -- command...
 	local name=$1 want=$2 pat=$3 rc

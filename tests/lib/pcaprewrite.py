@@ -16,6 +16,8 @@ the same calls for every output as for the input:
            payload (--nth, default: the middle one) broken
   frag     an IPv4 fragment (UDP, MF set) inserted after the first frame
   trunc    the file cut in the middle of a record (--at fraction, default 0.6)
+  from     the frames before fraction --at of the file dropped: the capture
+           starts in the middle of connections (mid-stream pickup)
 """
 import argparse
 import struct
@@ -164,6 +166,8 @@ def main():
                 cut = off + 16 + max(1, len(r[2]) // 2)
                 break
             off += 16 + len(r[2])
+    elif a.mode == "from":
+        recs = recs[int(len(recs) * a.at):]
     else:
         sys.exit("pcaprewrite: unknown mode %s" % a.mode)
     write_pcap(a.output, magic, snap, dlt, recs, cut)

@@ -109,6 +109,7 @@ lab_up() {
 		ip -n "$b" link add br0 type bridge || return 1
 		ip -n "$b" link set p0 master br0 && ip -n "$b" link set p1 master br0 || return 1
 		ip -n "$b" link set br0 up && ip -n "$b" link set p0 up && ip -n "$b" link set p1 up || return 1
+		# shellcheck disable=SC2034 # for the caller
 		LAB_B=$b
 	else
 		# Created inside the client namespace, peer moved into the server one.
@@ -122,6 +123,7 @@ lab_up() {
 		ip -n "$ns" addr add "$a6/64" dev "$LAB_IFACE" nodad || return 1
 		ip -n "$ns" link set "$LAB_IFACE" up || return 1
 	done
+	# shellcheck disable=SC2034 # for the caller
 	LAB_C=$c LAB_S=$s
 	# veth carrier comes up at once; wait until both ends say LOWER_UP.
 	local i

@@ -36,7 +36,7 @@ PY=/usr/bin/python3
 TLIB=$T_ROOT/tests/lib
 TAPIR=${TAPIR:-build/tapir}
 # tshark decodes these as TLS (8443/9443 are not all in its default list)
-T_TLS_PORTS=(-d tcp.port==8443,tls -d tcp.port==9443,tls)
+T_TLS_PORTS=(-d 'tcp.port==8443,tls' -d 'tcp.port==9443,tls')
 [[ $TAPIR == /* ]] || TAPIR=$T_ROOT/$TAPIR
 T_PASSED=0
 T_FAILED=0

@@ -196,9 +196,13 @@ lab__locations() {
 		default_type application/json;
 		return 200 '{"ok":true,"uri":"\$request_uri"}\n';
 	}
-	# sub_filter drops Content-Length: identity Transfer-Encoding: chunked.
+	# sub_filter drops Content-Length: identity Transfer-Encoding: chunked,
+	# one small chunk per line.  sendfile off: with it every chunk went out
+	# as its own ~60-byte segment (13,000 packets for 300 KB), more than
+	# tcpdump's immediate-mode ring holds.
 	location /chunked/ {
 		gzip off;
+		sendfile off;
 		sub_filter_types *;
 		sub_filter 'tapir' 'TAPIR';
 		sub_filter_once off;

@@ -141,7 +141,7 @@ t_case() {
 		t_fail "$name" "traffic failed (exit $rc): $(tail -3 "$T_CASE_DIR/traffic.log" | tr '\n' ' ')"
 		return
 	fi
-	[[ -n ${V:-} ]] && echo "  $name: traffic $((SECONDS - t0))s, $(wc -l <"$GT") exchanges, $(stat -c %s "$CAP") bytes captured"
+	[[ -n ${V:-} ]] && echo "  $name: traffic $((SECONDS - t0))s, $(wc -l <"$GT") exchanges, $(stat -c %s "$CAP") bytes in $(grep -o '^[0-9]* packets captured' "$T_CASE_DIR/tcpdump.err")"
 	# 2. lab self-check against tshark (T_NO_TSHARK=reason: tshark is known
 	# to misread this case, so tapir is checked against ground truth only)
 	if [[ -n ${T_NO_TSHARK:-} ]]; then

@@ -322,15 +322,23 @@ lab_nginx_stop() {
 }
 
 # lab_cap_start NAME FILE [extra tcpdump args/filter]: tcpdump on the client's
-# veth, full snap length, packet-buffered, immediate mode; returns once
-# tcpdump says it is listening.
+# veth, full packets, packet-buffered, immediate mode, 256 MB ring
+# (LAB_CAP_BUFFER_KB); returns once tcpdump says it is listening.
 lab_cap_start() {
 	local n=$1 f=$2 d c pid i
 	shift 2
 	d=$(lab_dir "$n"); c=$(lab_ns "$n" c)
 	lab_cap_stop "$n"
 	: >"$d/tcpdump.err"
-	ip netns exec "$c" tcpdump -i "$LAB_IFACE" -n -s 0 -U --immediate-mode -Z root \
+	# Snap length: the largest GSO/GRO packet the veth can carry plus
+	# headers (never truncates), not -s 0: in immediate mode libpcap gives
+	# every packet a ring slot of snaplen bytes, so 256 KB slots would
+	# leave only ~1000 of them in the buffer.
+	local max snap
+	max=$(ip -n "$c" -d link show "$LAB_IFACE" | grep -oE '(gso|gro)(_ipv4)?_max_size [0-9]+' | awk '$2 > m {m = $2} END {print m + 0}')
+	((max >= 65536)) || max=65536
+	snap=$((max + 256))
+	ip netns exec "$c" tcpdump -i "$LAB_IFACE" -n -s "$snap" -U --immediate-mode -Z root \
 		-B "${LAB_CAP_BUFFER_KB:-262144}" \
 		-w "$f" "$@" 2>"$d/tcpdump.err" &
 	pid=$!

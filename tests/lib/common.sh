@@ -137,11 +137,15 @@ t_case() {
 		return
 	fi
 	cp "$LAB_DIR/tcpdump.err" "$T_CASE_DIR/" 2>/dev/null
+	if ! $PY "$TLIB/pcap_check.py" "$CAP" >"$T_CASE_DIR/pcap_check.txt" 2>&1; then
+		t_fail "$name" "capture unusable: $(cat "$T_CASE_DIR/pcap_check.txt")"
+		return
+	fi
 	if [[ $rc -ne 0 ]]; then
 		t_fail "$name" "traffic failed (exit $rc): $(tail -3 "$T_CASE_DIR/traffic.log" | tr '\n' ' ')"
 		return
 	fi
-	[[ -n ${V:-} ]] && echo "  $name: traffic $((SECONDS - t0))s, $(wc -l <"$GT") exchanges, $(stat -c %s "$CAP") bytes in $(grep -o '^[0-9]* packets captured' "$T_CASE_DIR/tcpdump.err")"
+	[[ -n ${V:-} ]] && echo "  $name: traffic $((SECONDS - t0))s, $(wc -l <"$GT") exchanges, $(stat -c %s "$CAP") bytes, $(cat "$T_CASE_DIR/pcap_check.txt")"
 	# 2. lab self-check against tshark (T_NO_TSHARK=reason: tshark is known
 	# to misread this case, so tapir is checked against ground truth only)
 	if [[ -n ${T_NO_TSHARK:-} ]]; then

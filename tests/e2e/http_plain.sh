@@ -34,15 +34,20 @@ keepalive() {
 }
 pipelined() {
 	gt_pipe --host "$LAB_SRV4" --port 80 "GET /1k.bin" "POST /upload $(W 1k.bin)" \
-		"GET /no/such" "GET /204" "GET /chunked/text.txt" \
-		"GET /100k.bin" "PUT /dav/p.bin $(W 1k.bin)" "GET /0.bin" "HEAD /100k.bin" &&
+		"GET /no/such" "GET /204" "GET /100k.bin" "PUT /dav/p.bin $(W 1k.bin)" \
+		"GET /0.bin" "GET /1m.bin" "HEAD /100k.bin" &&
 		gt_pipe --host "$LAB_SRV4" --port 80 "GET /1k.bin?p=1" "GET /1k.bin?p=2" "GET /5m.bin?p=3"
 }
-# A HEAD in the middle of a pipeline: tshark 4.0 gives the HEAD response the
-# Content-Length body and eats the next responses, so no tshark here.
-pipelined_head() {
+# tshark 4.0 misreads responses inside pipelines (a HEAD's response gets the
+# Content-Length body and eats the next ones; many small chunks get flagged
+# malformed; sometimes responses just go missing), so for pipelines tshark
+# checks the requests only and the responses are held to the ground truth
+# (gt_pipe.py parses them itself).
+# HEADs in the middle, chunked responses, an upload.
+pipelined_mixed() {
 	gt_pipe --host "$LAB_SRV4" --port 80 "GET /1k.bin?h=1" "HEAD /100k.bin" \
-		"GET /no/such" "HEAD /5m.bin" "GET /204" "GET /1k.bin?h=2"
+		"GET /no/such" "HEAD /5m.bin" "GET /chunked/text.txt" "GET /204" \
+		"POST /upload $(W 100k.bin)" "GET /chunked/text.txt?again" "GET /1k.bin?h=2"
 }
 separate() {
 	local i
@@ -54,7 +59,8 @@ t_case uploads uploads
 t_case statuses statuses
 t_case chunked chunked
 t_case keepalive keepalive
-t_case pipelined pipelined
-T_NO_TSHARK="tshark misreads HEAD inside a pipeline" t_case pipelined-head pipelined_head
+P="tshark 4.0 misreads responses inside pipelines"
+T_TSHARK_REQ=$P t_case pipelined pipelined
+T_TSHARK_REQ=$P t_case pipelined-mixed pipelined_mixed
 t_case separate-connections separate
 t_done

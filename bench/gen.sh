@@ -6,7 +6,8 @@
 #                              5 MB file plus small GETs and uploads
 #   tls13-aes128gcm-half.pcap  the same mix with half the transfers
 #   *.keys                     their SSLKEYLOGFILEs
-# A capture the kernel dropped packets from is refused (gen.sh exits 1).
+# A capture the kernel dropped packets from is refused (gen.sh exits 1; on a
+# busy machine set BENCH_RATE=20M to cap each transfer's rate).
 # Needs root only when something is missing.
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -36,6 +37,7 @@ gen_one() {
 	lab_cap_start bench "$cap.tmp" || return 1
 	lab_c bench env SSLKEYLOGFILE="$keys.tmp" curl -sS --no-progress-meter -k --http1.1 --parallel --parallel-max 4 \
 		--resolve "$LAB_HOST:443:$LAB_SRV4" --tlsv1.3 --tls13-ciphers TLS_AES_128_GCM_SHA256 \
+		${BENCH_RATE:+--limit-rate "$BENCH_RATE"} \
 		"${t[@]}" >/dev/null
 	local rc=$?
 	lab_c bench env SSLKEYLOGFILE="$keys.tmp" curl -sS -k --http1.1 --resolve "$LAB_HOST:443:$LAB_SRV4" \

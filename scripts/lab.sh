@@ -109,6 +109,7 @@ lab_up() {
 		ip -n "$b" link add br0 type bridge || return 1
 		ip -n "$b" link set p0 master br0 && ip -n "$b" link set p1 master br0 || return 1
 		ip -n "$b" link set br0 up && ip -n "$b" link set p0 up && ip -n "$b" link set p1 up || return 1
+		# shellcheck disable=SC2034 # for the caller
 		LAB_B=$b
 	else
 		# Created inside the client namespace, peer moved into the server one.
@@ -122,6 +123,7 @@ lab_up() {
 		ip -n "$ns" addr add "$a6/64" dev "$LAB_IFACE" nodad || return 1
 		ip -n "$ns" link set "$LAB_IFACE" up || return 1
 	done
+	# shellcheck disable=SC2034 # for the caller
 	LAB_C=$c LAB_S=$s
 	# veth carrier comes up at once; wait until both ends say LOWER_UP.
 	local i
@@ -194,9 +196,13 @@ lab__locations() {
 		default_type application/json;
 		return 200 '{"ok":true,"uri":"\$request_uri"}\n';
 	}
-	# sub_filter drops Content-Length: identity Transfer-Encoding: chunked.
+	# sub_filter drops Content-Length: identity Transfer-Encoding: chunked,
+	# one small chunk per line.  sendfile off: with it every chunk went out
+	# as its own ~60-byte segment (13,000 packets for 300 KB), more than
+	# tcpdump's immediate-mode ring holds.
 	location /chunked/ {
 		gzip off;
+		sendfile off;
 		sub_filter_types *;
 		sub_filter 'tapir' 'TAPIR';
 		sub_filter_once off;
@@ -316,15 +322,23 @@ lab_nginx_stop() {
 }
 
 # lab_cap_start NAME FILE [extra tcpdump args/filter]: tcpdump on the client's
-# veth, full snap length, packet-buffered, immediate mode; returns once
-# tcpdump says it is listening.
+# veth, full packets, packet-buffered, immediate mode, 256 MB ring
+# (LAB_CAP_BUFFER_KB); returns once tcpdump says it is listening.
 lab_cap_start() {
 	local n=$1 f=$2 d c pid i
 	shift 2
 	d=$(lab_dir "$n"); c=$(lab_ns "$n" c)
 	lab_cap_stop "$n"
 	: >"$d/tcpdump.err"
-	ip netns exec "$c" tcpdump -i "$LAB_IFACE" -n -s 0 -U --immediate-mode -Z root \
+	# Snap length: the largest GSO/GRO packet the veth can carry plus
+	# headers (never truncates), not -s 0: in immediate mode libpcap gives
+	# every packet a ring slot of snaplen bytes, so 256 KB slots would
+	# leave only ~1000 of them in the buffer.
+	local max snap
+	max=$(ip -n "$c" -d link show "$LAB_IFACE" | grep -oE '(gso|gro)(_ipv4)?_max_size [0-9]+' | awk '$2 > m {m = $2} END {print m + 0}')
+	((max >= 65536)) || max=65536
+	snap=$((max + 256))
+	ip netns exec "$c" tcpdump -i "$LAB_IFACE" -n -s "$snap" -U --immediate-mode -Z root \
 		-B "${LAB_CAP_BUFFER_KB:-262144}" \
 		-w "$f" "$@" 2>"$d/tcpdump.err" &
 	pid=$!

@@ -1,7 +1,8 @@
 #!/bin/bash
 # http_plain.sh - plain HTTP/1.1 on port 80 between two namespaces: every
-# body size, uploads (POST via proxy, PUT via WebDAV, with 100-continue for
-# the 1 MB ones), 404/204/HEAD/DELETE, gzip'd and identity chunked responses,
+# body size, uploads (POST via proxy, PUT via WebDAV; curl sends "Expect:
+# 100-continue" for the 5 MB POST and the 1 MB PUT, so nginx answers an
+# interim 100 before the final status), 404/204/HEAD/DELETE, gzip'd and identity chunked responses,
 # keep-alive and pipelining.  One capture per case.
 source "$(dirname "$0")/../lib/common.sh"
 t_init http_plain
@@ -11,7 +12,7 @@ sizes() {
 	gt_curl "GET $U/0.bin" "GET $U/1k.bin" "GET $U/100k.bin" "GET $U/1m.bin" "GET $U/5m.bin"
 }
 uploads() {
-	gt_curl "POST $U/upload $(W 1k.bin)" "POST $U/upload $(W 1m.bin)" &&
+	gt_curl "POST $U/upload $(W 1k.bin)" "POST $U/upload $(W 1m.bin)" "POST $U/upload $(W 5m.bin)" &&
 		gt_curl "PUT $U/dav/a.bin $(W 1k.bin)" "PUT $U/dav/b.bin $(W 1m.bin)" \
 			"PUT $U/dav/b.bin $(W 1k.bin)" "POST $U/upload $(W 0.bin)"
 }
@@ -33,15 +34,20 @@ keepalive() {
 }
 pipelined() {
 	gt_pipe --host "$LAB_SRV4" --port 80 "GET /1k.bin" "POST /upload $(W 1k.bin)" \
-		"GET /no/such" "GET /204" "GET /chunked/text.txt" \
-		"GET /100k.bin" "PUT /dav/p.bin $(W 1k.bin)" "GET /0.bin" "HEAD /100k.bin" &&
+		"GET /no/such" "GET /204" "GET /100k.bin" "PUT /dav/p.bin $(W 1k.bin)" \
+		"GET /0.bin" "GET /1m.bin" "HEAD /100k.bin" &&
 		gt_pipe --host "$LAB_SRV4" --port 80 "GET /1k.bin?p=1" "GET /1k.bin?p=2" "GET /5m.bin?p=3"
 }
-# A HEAD in the middle of a pipeline: tshark 4.0 gives the HEAD response the
-# Content-Length body and eats the next responses, so no tshark here.
-pipelined_head() {
+# tshark 4.0 misreads responses inside pipelines (a HEAD's response gets the
+# Content-Length body and eats the next ones; many small chunks get flagged
+# malformed; sometimes responses just go missing), so for pipelines tshark
+# checks the requests only and the responses are held to the ground truth
+# (gt_pipe.py parses them itself).
+# HEADs in the middle, chunked responses, an upload.
+pipelined_mixed() {
 	gt_pipe --host "$LAB_SRV4" --port 80 "GET /1k.bin?h=1" "HEAD /100k.bin" \
-		"GET /no/such" "HEAD /5m.bin" "GET /204" "GET /1k.bin?h=2"
+		"GET /no/such" "HEAD /5m.bin" "GET /chunked/text.txt" "GET /204" \
+		"POST /upload $(W 100k.bin)" "GET /chunked/text.txt?again" "GET /1k.bin?h=2"
 }
 separate() {
 	local i
@@ -53,7 +59,8 @@ t_case uploads uploads
 t_case statuses statuses
 t_case chunked chunked
 t_case keepalive keepalive
-t_case pipelined pipelined
-T_NO_TSHARK="tshark misreads HEAD inside a pipeline" t_case pipelined-head pipelined_head
+P="tshark 4.0 misreads responses inside pipelines"
+T_TSHARK_REQ=$P t_case pipelined pipelined
+T_TSHARK_REQ=$P t_case pipelined-mixed pipelined_mixed
 t_case separate-connections separate
 t_done

@@ -25,5 +25,5 @@ pipe6() {
 T_CONNS=1 t_case plain plain6
 T_CONNS=1 T_TLS="TLSv1.3 TLS_AES_128_GCM_SHA256" t_case tls13 tls13_6
 T_CONNS=1 T_TLS="TLSv1.2 TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256" t_case tls12 tls12_6
-T_CONNS=1 t_case pipelined pipe6
+T_CONNS=1 T_TSHARK_REQ="tshark 4.0 misreads responses inside pipelines" t_case pipelined pipe6
 t_done

@@ -33,7 +33,13 @@ no_keys() {
 }
 pipe13() {
 	gt_pipe --tls --host "$LAB_SRV4" --port 443 "GET /1k.bin" "POST /upload $(W 100k.bin)" \
-		"GET /no/such" "GET /204" "GET /chunked/text.txt" "GET /5m.bin" "GET /0.bin"
+		"GET /no/such" "GET /204" "GET /5m.bin" "GET /0.bin"
+}
+# HEADs and small chunks inside a pipeline (tshark: requests only, see
+# http_plain.sh).
+pipe13_mixed() {
+	gt_pipe --tls --host "$LAB_SRV4" --port 443 "GET /1k.bin" "HEAD /5m.bin" \
+		"GET /chunked/text.txt" "GET /no/such" "HEAD /1k.bin" "GET /100k.bin"
 }
 pipe12() {
 	gt_pipe --tls --host "$LAB_SRV4" --port 8443 "GET /1k.bin" "PUT /dav/q $(W 1k.bin)" \
@@ -44,6 +50,8 @@ T_TLS="TLSv1.3 TLS_AES_128_GCM_SHA256" t_case odd-port-tls13 odd_port13
 T_TLS="TLSv1.2 TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384" t_case odd-port-tls12 odd_port12
 T_UNDECRYPTED=2 t_case some-keys-missing some_keys
 T_UNDECRYPTED=1 t_case no-keys-at-all no_keys
-t_case pipelined-tls13 pipe13
-t_case pipelined-tls12 pipe12
+P="tshark 4.0 misreads responses inside pipelines"
+T_TSHARK_REQ=$P t_case pipelined-tls13 pipe13
+T_TSHARK_REQ=$P t_case pipelined-tls13-mixed pipe13_mixed
+T_TSHARK_REQ=$P t_case pipelined-tls12 pipe12
 t_done

@@ -13,6 +13,7 @@ Modes (exit 0 = equal, 1 = any difference, 2 = bad input):
   exact   A B   every field, as multisets (order between connections is free)
                 and no A record that matches B may carry errors
   triples A B   (method, path, status) multisets only
+  requests A B  (method, path) multisets only
   tls A --version V --cipher C [--sni S]
                 every record has tls.decrypted true with that version/cipher
   nodecrypt A [--min N]
@@ -124,7 +125,7 @@ def diff(a_recs, b_recs, fields, label_a, label_b, check_errors):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=("exact", "triples", "nodecrypt", "tls"))
+    ap.add_argument("mode", choices=("exact", "triples", "requests", "nodecrypt", "tls"))
     ap.add_argument("a")
     ap.add_argument("b", nargs="?")
     ap.add_argument("--label-a", default="tapir")
@@ -167,7 +168,8 @@ def main():
     if a.b is None:
         ap.error(f"{a.mode} needs two files")
     B = load(a.b)
-    fields = FIELDS if a.mode == "exact" else FIELDS[:3]
+    fields = {"exact": FIELDS, "triples": FIELDS[:3],
+              "requests": FIELDS[:2]}[a.mode]
     nbad, na, nb = diff(A, B, fields, a.label_a, a.label_b,
                         check_errors=(a.mode == "exact"))
     bad += nbad

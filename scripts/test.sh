@@ -8,5 +8,7 @@ if [[ $(id -u) -ne 0 ]]; then
 	exit 1
 fi
 scripts/install-deps.sh
+# -Wall -Wextra -Werror must hold under both compilers
+make CC=clang BUILD=build/clang
 make
 make test

@@ -22,12 +22,12 @@
 #   T_HEX=0x1301         lab check: every ServerHello chose this suite
 #   T_ETM=yes|no         lab check: ServerHello has / lacks encrypt_then_mac
 #   T_CONNS=N            lab check: exactly N TCP connections (SYNs)
-#   T_RETRANS=1          lab check: the capture holds TCP retransmissions
+#   T_RETRANS=1          lab check: the capture holds TCP loss/retransmissions
 #   T_TLS="VER CIPHER"   tapir check: tls.version / tls.cipher / sni of all
 #   T_UNDECRYPTED=N      >= N records are a session without keys (set aside)
 # Env: TAPIR (default build/tapir), LAB_ONLY=1 (stop after step 2: tests the
 # lab without tapir), TPR_ARTIFACTS (failed cases are copied there; default
-# build/e2e-failures), V=1 (show commands' stderr).
+# build/e2e-failures), V=1 (per-case traffic time, exchanges, packets).
 
 T_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$T_ROOT" || exit 1
@@ -53,7 +53,7 @@ t_init() {
 		exit 77
 	fi
 	local tool
-	for tool in ip nginx curl tcpdump tshark openssl; do
+	for tool in ip nginx curl tcpdump tshark openssl jq /usr/bin/python3; do
 		command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed (scripts/install-deps.sh)"; exit 77; }
 	done
 	if [[ -z ${LAB_ONLY:-} && ! -x $TAPIR ]]; then

@@ -44,7 +44,7 @@ BPF_TEST_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(BPF_TEST_SRCS))
 # skeleton from bpftool that the loader (agent/capture.c) includes.
 CLANG   ?= clang
 BPFTOOL ?= bpftool
-ARCH_INC := /usr/include/$(shell $(CC) -dumpmachine 2>/dev/null)
+ARCH_INC := /usr/include/$(shell uname -m)-linux-gnu
 BPF_CFLAGS := -target bpf -mcpu=v3 -g -O2 -Wall -Werror -I$(ARCH_INC)
 BPF_HDRS := $(wildcard bpf/*.h) $(wildcard tc/*.h)
 SKELS   := $(BUILD)/bpf/capture.skel.h

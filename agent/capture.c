@@ -478,7 +478,8 @@ static void print_stats(struct capture *cap, bool final)
 		" with errors)\n",
 		final ? "" : "[stats] ", rs->events, rs->dups, fs->flows,
 		fs->flows_active, st->http1_conns, st->h2_conns,
-		st->other_conns, st->midstream_conns, st->calls,
+		st->other_conns,
+		MAX(st->midstream_conns, fs->flows_midstream), st->calls,
 		st->calls_with_errors);
 	fprintf(stderr,
 		"tapir: %sTLS sessions: %" PRIu64 " (%" PRIu64 " decrypted, %"

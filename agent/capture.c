@@ -416,7 +416,11 @@ static int drop_caps(void)
 		bool k = false;
 		for (size_t i = 0; i < ARRAY_SIZE(keep); i++)
 			k |= keep[i] == c;
-		if (!k && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) && errno != EINVAL)
+		/* already out (e.g. systemd's CapabilityBoundingSet): dropping
+		 * it again would need CAP_SETPCAP, which may be gone too */
+		if (k || prctl(PR_CAPBSET_READ, c, 0, 0, 0) != 1)
+			continue;
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) && errno != EINVAL)
 			return -errno;
 	}
 	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);

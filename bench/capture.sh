@@ -70,9 +70,10 @@ t_start "$W/lat.jsonl" "$W/lat.err" || { echo "tapir did not start"; exit 1; }
 if command -v wrk >/dev/null; then
 	read -r c50 c99 < <(wrk_lat)
 fi
+bulk=(); for i in 1 2 3 4 5 6 7 8; do bulk+=("GET http://$LAB_SRV4/5m.bin?$i"); done
 # bulk: full-size segments (and GSO super-packets) for the cost figure
 $PY tests/lib/gt_curl.py --ns "$LAB_C" --keylog "$W/k" --out "$W/bulk.gt" --work "$W/b" \
-	--parallel 4 $(for i in 1 2 3 4 5 6 7 8; do echo "GET http://$LAB_SRV4/5m.bin?$i"; done) >/dev/null 2>&1
+	--parallel 4 "${bulk[@]}" >/dev/null 2>&1
 read -r rt rc < <(prog_stats)
 t_stop
 bytes=$(grep -oE '[0-9]+ bytes copied' "$W/lat.err" | grep -oE '^[0-9]+' || echo 0)
@@ -86,6 +87,7 @@ if [[ -n ${b99:-} && -n ${c99:-} ]]; then
 fi
 
 # rate sweep
+par=(); for i in $(seq 1 10); do par+=("GET http://$LAB_SRV4/5m.bin?r=$i"); done
 best=none
 for r in ${BENCH_RATES:-1 2 4 8 16 0}; do
 	ip netns exec "$LAB_S" tc qdisc del dev eth0 root 2>/dev/null
@@ -96,7 +98,7 @@ for r in ${BENCH_RATES:-1 2 4 8 16 0}; do
 	t_start "$W/r/out.jsonl" "$W/r/err" || { echo "tapir did not start"; break; }
 	s=$(date +%s.%N)
 	$PY tests/lib/gt_curl.py --ns "$LAB_C" --keylog "$W/r/k" --out "$W/r/gt" --work "$W/r/b" \
-		--parallel 10 $(for i in $(seq 1 10); do echo "GET http://$LAB_SRV4/5m.bin?r=$i"; done) >/dev/null 2>&1
+		--parallel 10 "${par[@]}" >/dev/null 2>&1
 	e=$(date +%s.%N)
 	t_stop
 	lost=$(grep -v '\[stats\]' "$W/r/err" | grep -oE '[0-9]+ events \(' | grep -oE '^[0-9]+')

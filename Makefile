@@ -11,14 +11,14 @@
 
 CC      ?= gcc
 BUILD   ?= build
-PKGS    := libpcap openssl zlib libbrotlidec libnghttp2
+PKGS    := libpcap openssl zlib libbrotlidec libnghttp2 libbpf
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpcap -lssl -lcrypto -lz -lbrotlidec -lnghttp2)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpcap -lssl -lcrypto -lz -lbrotlidec -lnghttp2 -lbpf -lelf)
 
 OPT     ?= -O2 -g
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS  ?=
-CFLAGS  += $(OPT) $(WARN) -std=gnu11 -D_GNU_SOURCE -fno-strict-aliasing $(PKG_CFLAGS) -Iagent
+CFLAGS  += $(OPT) $(WARN) -std=gnu11 -D_GNU_SOURCE -fno-strict-aliasing $(PKG_CFLAGS) -Iagent -Itc -I$(BUILD)/bpf
 LDFLAGS ?=
 LDLIBS  += $(PKG_LIBS) -lm
 
@@ -37,11 +37,31 @@ UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 TOOL_SRCS  := $(sort $(wildcard tests/tools/*.c))
 TOOL_BINS  := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
+BPF_TEST_SRCS := $(sort $(wildcard tests/bpf/test_*.c))
+BPF_TEST_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(BPF_TEST_SRCS))
+
+# BPF programs: clang -target bpf against UAPI headers only, then a libbpf
+# skeleton from bpftool that the loader (agent/capture.c) includes.
+CLANG   ?= clang
+BPFTOOL ?= bpftool
+ARCH_INC := /usr/include/$(shell uname -m)-linux-gnu
+BPF_CFLAGS := -target bpf -mcpu=v3 -g -O2 -Wall -Werror -I$(ARCH_INC)
+BPF_HDRS := $(wildcard bpf/*.h) $(wildcard tc/*.h)
+SKELS   := $(BUILD)/bpf/capture.skel.h
 
 .PHONY: all clean unit test e2e bench demo install-deps tools
 all: $(BUILD)/tapir
 
-$(BUILD)/obj/%.o: %.c $(wildcard agent/*.h) Makefile
+$(BUILD)/bpf/%.bpf.o: tc/%.bpf.c $(BPF_HDRS) Makefile
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
+
+$(BUILD)/obj/%.o: %.c $(wildcard agent/*.h) $(BPF_HDRS) $(SKELS) Makefile
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
@@ -59,6 +79,11 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/tt.h $(BUILD)/libtapir.a
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libtapir.a $(LDFLAGS) $(LDLIBS)
 
+$(BUILD)/tests/test_%_bpf: tests/bpf/test_%_bpf.c tests/unit/tt.h $(SKELS) $(BPF_HDRS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LDFLAGS) $(LDLIBS)
+
 $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libtapir.a
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
@@ -66,10 +91,10 @@ $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libtapir.a
 
 tools: $(TOOL_BINS)
 
-unit: $(UNIT_BINS)
-	$(Q)tests/run-unit.sh $(UNIT_BINS)
+unit: $(UNIT_BINS) $(BPF_TEST_BINS)
+	$(Q)tests/run-unit.sh $(UNIT_BINS) $(BPF_TEST_BINS)
 
-test: all $(UNIT_BINS) $(TOOL_BINS)
+test: all $(UNIT_BINS) $(BPF_TEST_BINS) $(TOOL_BINS)
 	$(Q)tests/run.sh
 
 e2e: all $(TOOL_BINS)

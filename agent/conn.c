@@ -57,6 +57,13 @@ static void fill_flow(struct conn *c, struct call *call)
 		     k->addr[ci], k->port[ci]);
 	fmt_endpoint(call->flow.dst, sizeof(call->flow.dst), k->family,
 		     k->addr[!ci], k->port[!ci]);
+	if (c->env->opts->describe_flow)
+		c->env->opts->describe_flow(c->env->opts->describe_ctx,
+					    c->f->ifindex, k->family,
+					    k->addr[ci], k->addr[!ci],
+					    call->flow.iface,
+					    sizeof(call->flow.iface),
+					    &call->flow.direction);
 }
 
 static void fill_tls(struct conn *c, struct call *call, bool from_plaintext)

@@ -32,6 +32,15 @@ struct engine_opts {
 	 * (--key-wait).  0 = never wait: every key is known up front
 	 * (`tapir read`). */
 	uint64_t key_wait_ns;
+	/* Live sources: fills a record's flow.iface (up to iface_len bytes,
+	 * "" when unknown) and flow.direction ("north-south", "east-west" or
+	 * NULL) from the flow's interface and its client and server
+	 * addresses (family 4: the first 4 bytes).  NULL: neither is set. */
+	void (*describe_flow)(void *ctx, uint32_t ifindex, uint8_t family,
+			      const uint8_t *client, const uint8_t *server,
+			      char *iface, size_t iface_len,
+			      const char **direction);
+	void *describe_ctx;
 };
 
 struct engine_stats {

@@ -389,6 +389,8 @@ static struct flow *flow_create(struct flow_table *t, const struct seg *s,
 	f->key.port[*dir] = s->sport;
 	f->key.port[!*dir] = s->dport;
 	f->roles_certain = certain;
+	if (!certain)
+		t->st.flows_midstream++;
 	f->ifindex = s->ifindex;
 	f->first_ts_ns = f->last_ts_ns = s->ts_ns;
 	f->hash = h;

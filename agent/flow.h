@@ -60,6 +60,7 @@ struct flow_stats {
 	uint64_t flows, flows_active, flows_refused, flows_timed_out,
 		segments, bad_csum;
 	uint64_t flows_evicted;	/* closed early to admit a new flow */
+	uint64_t flows_midstream; /* opened without a SYN: picked up mid-stream */
 	struct reasm_stats rs;
 };
 

@@ -6,5 +6,6 @@
 #define TAPIR_VERSION "0.1.0"
 
 int cmd_read(int argc, char **argv);
+int cmd_capture(int argc, char **argv);
 
 #endif

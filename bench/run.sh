@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.." || exit 1
 D=${BENCH_DIR:-build/bench}
 TAPIR=${TAPIR:-build/tapir}
 [[ -x $TAPIR ]] || { echo "bench: $TAPIR not built (make)" >&2; exit 1; }
+# live capture figures first (root; bench/capture.sh says when it skips)
+bench/capture.sh
 bench/gen.sh || exit 1
 args=()
 [[ ${BENCH_CHECK:-} == 1 ]] && args+=(--check)

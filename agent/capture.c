@@ -1,0 +1,961 @@
+/* capture.c - `tapir capture`: live capture with the TC program
+ * (tc/capture.bpf.c), calls out as with `tapir read`.
+ *
+ * Owns: option parsing for the subcommand (with --config), the order of
+ * construction and teardown, the main loop (epoll over the ring buffer,
+ * key log followers, a 100 ms timer and a signalfd), the stats lines and
+ * the exit status (0 ok, 1 could not start or write, 2 usage).
+ *
+ * Order (libbpf's): keys -> sink -> engine -> open skeleton -> set ring
+ * size -> load -> fill filter maps and cfg -> ring consumer -> attach
+ * (tc_attach.c) -> drop capabilities -> loop -> detach -> drain the ring
+ * -> engine_finish -> summary.  Detaching happens on every way out once
+ * something is attached (SIGINT, SIGTERM, --duration, a fatal error); a
+ * SIGKILL leaves filters behind that the next start removes.
+ *
+ * Capabilities: started as root, it keeps only CAP_BPF, CAP_NET_ADMIN and
+ * CAP_PERFMON after attaching (effective, permitted and bounding sets;
+ * ambient cleared; no_new_privs): enough to read the maps, detach its
+ * filters and delete the clsact it created.  Key log files that appear
+ * later must be readable without CAP_DAC_OVERRIDE (owned by root, or
+ * readable by it).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <linux/capability.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "capture.h"
+#include "capture.skel.h"
+#include "config.h"
+#include "engine.h"
+#include "json.h"
+#include "keylog_follow.h"
+#include "keystore.h"
+#include "source_ring.h"
+#include "tapir.h"
+#include "tc_attach.h"
+#include "util.h"
+
+#define MAX_IFACES 64
+#define MAX_KEYLOGS 64
+#define MAX_NETS TAPIR_MAX_NETS
+#define TICK_MS 100
+
+struct cidr {
+	uint8_t family;
+	uint8_t plen;
+	uint8_t addr[16];
+};
+
+struct capture {
+	struct tc_iface ifs[MAX_IFACES];
+	int nifs;
+	uint8_t dirs;
+	uint16_t ports[TAPIR_MAX_PORTS];
+	int nports;
+	struct cidr nets[MAX_NETS], xnets[MAX_NETS], inets[MAX_NETS];
+	int nnets, nxnets, ninets;
+	const char *keylogs[MAX_KEYLOGS];
+	struct keylog_follow *kf[MAX_KEYLOGS];
+	int nkeylogs;
+	uint64_t ring_size;
+	uint64_t stats_interval_ns, duration_ns, dedup_ns;
+	bool acks, quiet;
+	const char *out;
+	/* run time */
+	struct capture_bpf *skel;
+	struct source_ring *src;
+	struct engine *e;
+	struct keystore *ks;
+	uint64_t keys_added;
+};
+
+static void usage(FILE *f)
+{
+	fputs("usage: tapir capture -i IFACE[,IFACE...] [OPTIONS]\n"
+	      "Capture TCP traffic live with a TC BPF program and write the HTTP\n"
+	      "calls in it as JSON lines.  Needs root (CAP_BPF, CAP_NET_ADMIN,\n"
+	      "CAP_PERFMON; the rest are dropped once attached).\n"
+	      "\n"
+	      "  -i, --interface LIST      interfaces to attach to; repeatable\n"
+	      "      --direction DIR       ingress, egress or both (default both)\n"
+	      "      --port P              only flows with this TCP port; repeatable\n"
+	      "      --net CIDR            only flows with an end in CIDR; repeatable\n"
+	      "      --exclude-net CIDR    never flows with an end in CIDR; repeatable\n"
+	      "      --internal-net CIDR   internal addresses for flow.direction\n"
+	      "                            (default: RFC 1918, fc00::/7, loopback)\n"
+	      "  -k, --keylog FILE         NSS key log to follow as it grows; repeatable\n"
+	      "      --key-wait SECS       how long ciphertext waits for its keys (default 5)\n"
+	      "      --ring-size BYTES     BPF ring buffer size (default 64M)\n"
+	      "      --stats-interval SECS counters on stderr every SECS (default 0: at exit)\n"
+	      "      --duration SECS       stop after SECS (default: until SIGINT/SIGTERM)\n"
+	      "      --dedup-window MS     same segment on two hooks within MS is one (default 50)\n"
+	      "      --ack-events          copy pure ACKs too (default: only after a ring drop)\n"
+	      "      --config FILE         options from FILE (keys are the long options)\n"
+	      "  -o, --output FILE         write records to FILE (default stdout)\n"
+	      "      --max-body BYTES      body bytes kept per message (default 64K)\n"
+	      "      --hash-bodies         add body_sha256 of each decoded body\n"
+	      "      --memcap BYTES        memory for buffered stream data (default 256M)\n"
+	      "      --max-header-bytes BYTES  HTTP message head limit (default 256K)\n"
+	      "      --idle-timeout SECS   flow idle timeout (default 120)\n"
+	      "  -q, --quiet               no summary on stderr\n"
+	      "  -v, --verbose             more diagnostics (-vv: libbpf's too)\n"
+	      "  -h, --help                this text\n"
+	      "\n"
+	      "Sizes take K, M and G suffixes (powers of 1024).\n", f);
+}
+
+static const struct option longopts[] = {
+	{ "interface", required_argument, NULL, 'i' },
+	{ "direction", required_argument, NULL, 'D' },
+	{ "port", required_argument, NULL, 'p' },
+	{ "net", required_argument, NULL, 'n' },
+	{ "exclude-net", required_argument, NULL, 'x' },
+	{ "internal-net", required_argument, NULL, 'I' },
+	{ "keylog", required_argument, NULL, 'k' },
+	{ "key-wait", required_argument, NULL, 'W' },
+	{ "ring-size", required_argument, NULL, 'R' },
+	{ "stats-interval", required_argument, NULL, 'S' },
+	{ "duration", required_argument, NULL, 'd' },
+	{ "dedup-window", required_argument, NULL, 'w' },
+	{ "ack-events", no_argument, NULL, 'a' },
+	{ "config", required_argument, NULL, 'c' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "max-body", required_argument, NULL, 'B' },
+	{ "hash-bodies", no_argument, NULL, 'H' },
+	{ "memcap", required_argument, NULL, 'M' },
+	{ "max-header-bytes", required_argument, NULL, 'X' },
+	{ "idle-timeout", required_argument, NULL, 'T' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int bad_value(const char *opt, const char *val)
+{
+	log_err("invalid value for %s: '%s'", opt, val);
+	return 2;
+}
+
+/* "1.5" seconds -> ns, in [0, max_s]. */
+static int parse_secs(const char *s, double max_s, uint64_t *ns)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || v < 0 || v > max_s)
+		return -EINVAL;
+	*ns = (uint64_t)(v * 1e9);
+	return 0;
+}
+
+static int parse_cidr(const char *s, struct cidr *c)
+{
+	char a[INET6_ADDRSTRLEN + 8];
+	char *slash, *end;
+	long plen;
+
+	if (strlen(s) >= sizeof(a))
+		return -EINVAL;
+	strcpy(a, s);
+	slash = strchr(a, '/');
+	if (slash)
+		*slash = 0;
+	memset(c, 0, sizeof(*c));
+	if (inet_pton(AF_INET, a, c->addr) == 1)
+		c->family = 4;
+	else if (inet_pton(AF_INET6, a, c->addr) == 1)
+		c->family = 6;
+	else
+		return -EINVAL;
+	plen = c->family == 4 ? 32 : 128;
+	if (slash) {
+		errno = 0;
+		plen = strtol(slash + 1, &end, 10);
+		if (errno || end == slash + 1 || *end || plen < 0 ||
+		    plen > (c->family == 4 ? 32 : 128))
+			return -EINVAL;
+	}
+	c->plen = (uint8_t)plen;
+	/* clear host bits: 10.1.2.3/8 means 10.0.0.0/8 */
+	for (int i = 0; i < 16; i++) {
+		int bits = (int)plen - i * 8;
+		if (bits <= 0)
+			c->addr[i] = 0;
+		else if (bits < 8)
+			c->addr[i] &= (uint8_t)(0xff << (8 - bits));
+	}
+	return 0;
+}
+
+static bool cidr_match(const struct cidr *c, uint8_t family, const uint8_t *a)
+{
+	int full = c->plen / 8, rest = c->plen % 8;
+
+	if (c->family != family)
+		return false;
+	if (memcmp(c->addr, a, (size_t)full))
+		return false;
+	return !rest || ((a[full] ^ c->addr[full]) & (0xff << (8 - rest))) == 0;
+}
+
+static bool in_list(const struct cidr *l, int n, uint8_t family,
+		    const uint8_t *a)
+{
+	for (int i = 0; i < n; i++)
+		if (cidr_match(&l[i], family, a))
+			return true;
+	return false;
+}
+
+/* engine_opts.describe_flow: the interface's name and north-south /
+ * east-west (both ends internal) from --internal-net. */
+static void describe_flow(void *ctx, uint32_t ifindex, uint8_t family,
+			  const uint8_t *client, const uint8_t *server,
+			  char *iface, size_t iface_len, const char **direction)
+{
+	struct capture *cap = ctx;
+
+	for (int i = 0; i < cap->nifs; i++)
+		if ((uint32_t)cap->ifs[i].ifindex == ifindex) {
+			snprintf(iface, iface_len, "%s", cap->ifs[i].name);
+			break;
+		}
+	if (!iface[0]) {
+		char n[IF_NAMESIZE];
+		if (ifindex && if_indextoname(ifindex, n))
+			snprintf(iface, iface_len, "%s", n);
+	}
+	*direction = in_list(cap->inets, cap->ninets, family, client) &&
+		     in_list(cap->inets, cap->ninets, family, server) ?
+		     "east-west" : "north-south";
+}
+
+static void default_internal(struct capture *cap)
+{
+	static const char *const def[] = {
+		"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+		"127.0.0.0/8", "169.254.0.0/16", "100.64.0.0/10",
+		"fc00::/7", "fe80::/10", "::1/128",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(def); i++)
+		parse_cidr(def[i], &cap->inets[cap->ninets++]);
+}
+
+static int add_ifaces(struct capture *cap, const char *list)
+{
+	char buf[1024], *tok, *save = NULL;
+
+	if (strlen(list) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, list);
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		struct tc_iface *t;
+		int i;
+
+		if (!*tok)
+			continue;
+		for (i = 0; i < cap->nifs; i++)
+			if (!strcmp(cap->ifs[i].name, tok))
+				break;
+		if (i < cap->nifs)
+			continue;
+		if (cap->nifs == MAX_IFACES || strlen(tok) >= IF_NAMESIZE)
+			return -EINVAL;
+		t = &cap->ifs[cap->nifs++];
+		memset(t, 0, sizeof(*t));
+		snprintf(t->name, sizeof(t->name), "%s", tok);
+	}
+	return 0;
+}
+
+static int add_ports(struct capture *cap, const char *list)
+{
+	char buf[1024], *tok, *save = NULL;
+	uint64_t v;
+
+	if (strlen(list) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, list);
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (parse_uint(tok, 1, 65535, &v) || cap->nports == TAPIR_MAX_PORTS)
+			return -EINVAL;
+		cap->ports[cap->nports++] = (uint16_t)v;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- kernel */
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt,
+			va_list ap)
+{
+	/* libbpf warns about expected misses too (no leftover filter to
+	 * remove): its output only with -v (warnings), -vv (all) */
+	if (level == LIBBPF_DEBUG && tapir_log_level < LOG_DEBUG + 1)
+		return 0;
+	if (tapir_log_level < LOG_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int fill_maps(struct capture *cap)
+{
+	struct capture_bpf *sk = cap->skel;
+	uint32_t flags = 0;
+	uint8_t one = 1;
+	int err;
+
+	for (int i = 0; i < cap->nports; i++) {
+		err = bpf_map_update_elem(bpf_map__fd(sk->maps.ports),
+					  &cap->ports[i], &one, BPF_ANY);
+		if (err)
+			return err;
+		flags |= TAPIR_CFG_PORTS;
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		const struct cidr *l = pass ? cap->xnets : cap->nets;
+		int n = pass ? cap->nxnets : cap->nnets;
+		struct bpf_map *m4 = pass ? sk->maps.xnet4 : sk->maps.net4;
+		struct bpf_map *m6 = pass ? sk->maps.xnet6 : sk->maps.net6;
+
+		for (int i = 0; i < n; i++) {
+			if (l[i].family == 4) {
+				struct tapir_lpm4 k = { .prefixlen = l[i].plen };
+				memcpy(k.addr, l[i].addr, 4);
+				err = bpf_map_update_elem(bpf_map__fd(m4), &k,
+							  &one, BPF_ANY);
+			} else {
+				struct tapir_lpm6 k = { .prefixlen = l[i].plen };
+				memcpy(k.addr, l[i].addr, 16);
+				err = bpf_map_update_elem(bpf_map__fd(m6), &k,
+							  &one, BPF_ANY);
+			}
+			if (err)
+				return err;
+		}
+		if (n)
+			flags |= pass ? TAPIR_CFG_XNET : TAPIR_CFG_NET;
+	}
+	for (int i = 0; i < cap->nifs; i++) {
+		uint32_t ifx = (uint32_t)cap->ifs[i].ifindex;
+		err = bpf_map_update_elem(bpf_map__fd(sk->maps.ifaces), &ifx,
+					  &cap->ifs[i].dirs, BPF_ANY);
+		if (err)
+			return err;
+	}
+	if (cap->acks)
+		flags |= TAPIR_CFG_ACKS;
+	sk->bss->cfg.acks_after_drop_ms = 2000;
+	sk->bss->cfg.flags = flags;
+	return 0;
+}
+
+static void kernel_counters(struct capture *cap, struct tapir_counters *sum)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct tapir_counters *per;
+	uint32_t zero = 0;
+
+	memset(sum, 0, sizeof(*sum));
+	if (ncpu <= 0)
+		return;
+	per = calloc((size_t)ncpu, sizeof(*per));
+	if (!per)
+		return;
+	if (!bpf_map_lookup_elem(bpf_map__fd(cap->skel->maps.counters), &zero,
+				 per)) {
+		for (int c = 0; c < ncpu; c++) {
+			uint64_t *s = (uint64_t *)sum, *p = (uint64_t *)&per[c];
+			for (size_t i = 0; i < sizeof(*sum) / 8; i++)
+				s[i] += p[i];
+		}
+	}
+	free(per);
+}
+
+/* Keep CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON; drop every other capability
+ * from the bounding, permitted, effective, inheritable and ambient sets. */
+static int drop_caps(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+	const int keep[] = { CAP_NET_ADMIN, CAP_PERFMON, CAP_BPF };
+	int last = CAP_LAST_CAP;
+	FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
+
+	if (f) {
+		if (fscanf(f, "%d", &last) != 1)
+			last = CAP_LAST_CAP;
+		fclose(f);
+	}
+	for (int c = 0; c <= last; c++) {
+		bool k = false;
+		for (size_t i = 0; i < ARRAY_SIZE(keep); i++)
+			k |= keep[i] == c;
+		/* already out (e.g. systemd's CapabilityBoundingSet): dropping
+		 * it again would need CAP_SETPCAP, which may be gone too */
+		if (k || prctl(PR_CAPBSET_READ, c, 0, 0, 0) != 1)
+			continue;
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) && errno != EINVAL)
+			return -errno;
+	}
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	memset(d, 0, sizeof(d));
+	for (size_t i = 0; i < ARRAY_SIZE(keep); i++) {
+		d[keep[i] / 32].effective |= 1u << (keep[i] % 32);
+		d[keep[i] / 32].permitted |= 1u << (keep[i] % 32);
+	}
+	if (syscall(SYS_capset, &h, d))
+		return -errno;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return -errno;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- stats */
+
+static void fmt_mib(char *b, size_t n, uint64_t v)
+{
+	if (v < (1 << 20))
+		snprintf(b, n, "%.1f KiB", (double)v / 1024);
+	else
+		snprintf(b, n, "%.1f MiB", (double)v / (1 << 20));
+}
+
+static void print_stats(struct capture *cap, bool final)
+{
+	const struct engine_stats *st = engine_stats(cap->e);
+	const struct flow_stats *fs = engine_flow_stats(cap->e);
+	const struct tls_stats *ts = engine_tls_stats(cap->e);
+	const struct memcap *mc = engine_memcap(cap->e);
+	const struct ring_stats *rs = source_ring_stats(cap->src);
+	struct tapir_counters k;
+	char used[32], peak[32], lim[32];
+
+	kernel_counters(cap, &k);
+	fmt_mib(used, sizeof(used), mc->used);
+	fmt_mib(peak, sizeof(peak), mc->peak);
+	fmt_mib(lim, sizeof(lim), mc->limit);
+	fprintf(stderr,
+		"tapir: %skernel: %" PRIu64 " packets seen, %" PRIu64
+		" TCP segments matched (%" PRIu64 " filtered out, %" PRIu64
+		" not TCP, %" PRIu64 " short headers, %" PRIu64
+		" pure ACKs skipped), %" PRIu64 " events / %" PRIu64
+		" bytes copied, %" PRIu64 " events (%" PRIu64
+		" bytes) lost to a full ring, %" PRIu64 " segments truncated\n",
+		final ? "" : "[stats] ", (uint64_t)k.seen,
+		(uint64_t)k.matched, (uint64_t)k.filtered,
+		(uint64_t)k.not_tcp, (uint64_t)k.short_hdr,
+		(uint64_t)k.acks_skipped, (uint64_t)k.events,
+		(uint64_t)k.bytes, (uint64_t)k.ring_drops,
+		(uint64_t)k.ring_drop_bytes, (uint64_t)k.truncated);
+	fprintf(stderr,
+		"tapir: %sagent: %" PRIu64 " events read, %" PRIu64
+		" duplicates dropped (seen on two hooks); %" PRIu64
+		" flows (%" PRIu64 " active, %" PRIu64 " HTTP/1, %" PRIu64
+		" HTTP/2, %" PRIu64 " other, %" PRIu64
+		" picked up mid-stream), %" PRIu64 " calls (%" PRIu64
+		" with errors)\n",
+		final ? "" : "[stats] ", rs->events, rs->dups, fs->flows,
+		fs->flows_active, st->http1_conns, st->h2_conns,
+		st->other_conns,
+		MAX(st->midstream_conns, fs->flows_midstream), st->calls,
+		st->calls_with_errors);
+	fprintf(stderr,
+		"tapir: %sTLS sessions: %" PRIu64 " (%" PRIu64 " decrypted, %"
+		PRIu64 " not: %" PRIu64 " without keys, %" PRIu64
+		" unsupported, %" PRIu64 " mid-session); keys: %zu; gaps: %"
+		PRIu64 " (%" PRIu64 " bytes); memory %s (peak %s of %s), "
+		"flows refused %" PRIu64 "\n",
+		final ? "" : "[stats] ", st->tls_sessions, st->tls_decrypted,
+		st->tls_undecrypted, ts->no_keys, ts->unsupported,
+		ts->midstream, cap->ks ? keystore_count(cap->ks) : (size_t)0,
+		fs->rs.gaps, fs->rs.gap_bytes, used, peak, lim,
+		fs->flows_refused);
+	if (st->write_errors)
+		fprintf(stderr, "tapir: %" PRIu64 " records could not be "
+			"written\n", st->write_errors);
+}
+
+/* ---------------------------------------------------------------- loop */
+
+/* Read new key log lines: only_fd >= 0 the follower with that descriptor,
+ * -1 those without one (the timer polls them), -2 all of them. */
+static void poll_keylogs(struct capture *cap, int only_fd, uint64_t now)
+{
+	int added = 0;
+
+	for (int i = 0; i < cap->nkeylogs; i++) {
+		int r, fd = keylog_follow_fd(cap->kf[i]);
+
+		if (only_fd >= 0 && fd != only_fd)
+			continue;
+		if (only_fd == -1 && fd >= 0)
+			continue;	/* epoll tells when it grows */
+		r = keylog_follow_poll(cap->kf[i]);
+		if (r > 0)
+			added += r;
+	}
+	if (added) {
+		cap->keys_added += (uint64_t)added;
+		engine_keys_added(cap->e, now);
+	}
+}
+
+static int run_loop(struct capture *cap, int sfd)
+{
+	struct epoll_event ev, evs[16];
+	struct itimerspec its = { { 0, TICK_MS * 1000000L },
+				  { 0, TICK_MS * 1000000L } };
+	uint64_t start = source_ring_now(cap->src), next_stats, now;
+	int ep, tfd, ret = 0, n;
+	bool stop = false;
+
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (ep < 0 || tfd < 0 || timerfd_settime(tfd, 0, &its, NULL)) {
+		ret = -errno;
+		goto out;
+	}
+	ev.events = EPOLLIN;
+	ev.data.fd = source_ring_fd(cap->src);
+	epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	ev.data.fd = sfd;
+	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
+	ev.data.fd = tfd;
+	epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev);
+	for (int i = 0; i < cap->nkeylogs; i++) {
+		ev.data.fd = keylog_follow_fd(cap->kf[i]);
+		if (ev.data.fd >= 0)
+			epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	}
+	next_stats = cap->stats_interval_ns ? start + cap->stats_interval_ns : 0;
+	while (!stop) {
+		n = epoll_wait(ep, evs, (int)ARRAY_SIZE(evs), 1000);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			break;
+		}
+		now = source_ring_now(cap->src);
+		for (int i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+
+			if (fd == sfd) {
+				struct signalfd_siginfo si;
+				if (read(sfd, &si, sizeof(si)) == sizeof(si))
+					log_info("signal %u: stopping", si.ssi_signo);
+				stop = true;
+			} else if (fd == tfd) {
+				uint64_t exp;
+				if (read(tfd, &exp, sizeof(exp)) < 0)
+					exp = 0;
+				poll_keylogs(cap, -1, now);
+			} else if (fd != source_ring_fd(cap->src)) {
+				poll_keylogs(cap, fd, now);
+			}
+		}
+		n = source_ring_drain(cap->src);
+		if (n < 0) {
+			ret = n;
+			break;
+		}
+		engine_tick(cap->e, now);
+		if (next_stats && now >= next_stats) {
+			if (!cap->quiet)
+				print_stats(cap, false);
+			next_stats = now + cap->stats_interval_ns;
+		}
+		if (cap->duration_ns && now - start >= cap->duration_ns)
+			stop = true;
+	}
+out:
+	if (tfd >= 0)
+		close(tfd);
+	if (ep >= 0)
+		close(ep);
+	return ret;
+}
+
+/* argv with the --config file's options first (see config.h). */
+static int expand_config(int argc, char **argv, char ***nargv, int *nargc,
+			 char ***cfg, int *ncfg)
+{
+	const char *path = NULL;
+	char err[512];
+	int r, k = 0;
+
+	*cfg = NULL;
+	*ncfg = 0;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (!strcmp(argv[i], "--config") && i + 1 < argc)
+			path = argv[i + 1];
+		else if (!strncmp(argv[i], "--config=", 9))
+			path = argv[i] + 9;
+	}
+	if (path) {
+		r = config_load(path, longopts, cfg, ncfg, err, sizeof(err));
+		if (r) {
+			log_err("%s", err);
+			return r == -EINVAL ? 2 : 1;
+		}
+	}
+	*nargv = calloc((size_t)(argc + *ncfg + 1), sizeof(char *));
+	if (!*nargv)
+		return 1;
+	(*nargv)[k++] = argv[0];
+	for (int i = 0; i < *ncfg; i++)
+		(*nargv)[k++] = (*cfg)[i];
+	for (int i = 1; i < argc; i++)
+		(*nargv)[k++] = argv[i];
+	*nargc = k;
+	return 0;
+}
+
+int cmd_capture(int argc, char **argv)
+{
+	static struct capture cap_s;
+	struct capture *cap = &cap_s;
+	struct engine_opts eo;
+	struct json_sink *sink = NULL;
+	char **av = NULL, **cfgv = NULL;
+	int ac, ncfg, opt, ret = 1, err, sfd = -1, prog_fd[2];
+	bool attached = false;
+	sigset_t mask;
+	uint64_t v;
+
+	memset(cap, 0, sizeof(*cap));
+	engine_opts_default(&eo);
+	eo.key_wait_ns = 5ULL * 1000000000ULL;
+	cap->dirs = TAPIR_IF_INGRESS | TAPIR_IF_EGRESS;
+	cap->ring_size = 64ULL << 20;
+	cap->dedup_ns = 50ULL * 1000000ULL;
+	ret = expand_config(argc, argv, &av, &ac, &cfgv, &ncfg);
+	if (ret)
+		return ret;
+	ret = 2;
+	optind = 1;
+	while ((opt = getopt_long(ac, av, "i:k:o:qvh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'i':
+			if (add_ifaces(cap, optarg)) {
+				ret = bad_value("--interface", optarg);
+				goto cleanup;
+			}
+			break;
+		case 'D':
+			if (!strcmp(optarg, "ingress"))
+				cap->dirs = TAPIR_IF_INGRESS;
+			else if (!strcmp(optarg, "egress"))
+				cap->dirs = TAPIR_IF_EGRESS;
+			else if (!strcmp(optarg, "both"))
+				cap->dirs = TAPIR_IF_INGRESS | TAPIR_IF_EGRESS;
+			else {
+				ret = bad_value("--direction", optarg);
+				goto cleanup;
+			}
+			break;
+		case 'p':
+			if (add_ports(cap, optarg)) {
+				ret = bad_value("--port", optarg);
+				goto cleanup;
+			}
+			break;
+		case 'n':
+		case 'x':
+		case 'I': {
+			struct cidr *l = opt == 'n' ? cap->nets : opt == 'x' ?
+					 cap->xnets : cap->inets;
+			int *cnt = opt == 'n' ? &cap->nnets : opt == 'x' ?
+				   &cap->nxnets : &cap->ninets;
+			if (*cnt == MAX_NETS || parse_cidr(optarg, &l[*cnt])) {
+				ret = bad_value(opt == 'n' ? "--net" : opt == 'x' ?
+						"--exclude-net" : "--internal-net",
+						optarg);
+				goto cleanup;
+			}
+			(*cnt)++;
+			break;
+		}
+		case 'k':
+			if (cap->nkeylogs == MAX_KEYLOGS) {
+				log_err("at most %d --keylog files", MAX_KEYLOGS);
+				goto cleanup;
+			}
+			cap->keylogs[cap->nkeylogs++] = optarg;
+			break;
+		case 'W':
+			if (parse_secs(optarg, 3600, &eo.key_wait_ns)) {
+				ret = bad_value("--key-wait", optarg);
+				goto cleanup;
+			}
+			break;
+		case 'R':
+			if (parse_size(optarg, &v) || v < 4096 || v > (1ULL << 31)) {
+				ret = bad_value("--ring-size (4K..2G)", optarg);
+				goto cleanup;
+			}
+			cap->ring_size = v;
+			break;
+		case 'S':
+			if (parse_secs(optarg, 86400, &cap->stats_interval_ns)) {
+				ret = bad_value("--stats-interval", optarg);
+				goto cleanup;
+			}
+			break;
+		case 'd':
+			if (parse_secs(optarg, 86400 * 365.0, &cap->duration_ns)) {
+				ret = bad_value("--duration", optarg);
+				goto cleanup;
+			}
+			break;
+		case 'w':
+			if (parse_uint(optarg, 0, 10000, &v)) {
+				ret = bad_value("--dedup-window", optarg);
+				goto cleanup;
+			}
+			cap->dedup_ns = v * 1000000ULL;
+			break;
+		case 'a':
+			cap->acks = true;
+			break;
+		case 'c':
+			break;	/* read by expand_config() */
+		case 'o':
+			cap->out = optarg;
+			break;
+		case 'B':
+			if (parse_size(optarg, &v) || v > (1ULL << 30)) {
+				ret = bad_value("--max-body", optarg);
+				goto cleanup;
+			}
+			eo.body.max_keep = (size_t)v;
+			break;
+		case 'H':
+			eo.body.hash = true;
+			break;
+		case 'M':
+			if (parse_size(optarg, &v) || v < (1 << 20)) {
+				ret = bad_value("--memcap (at least 1M)", optarg);
+				goto cleanup;
+			}
+			eo.memcap = v;
+			break;
+		case 'X':
+			if (parse_size(optarg, &v) || v < 1024 || v > (64u << 20)) {
+				ret = bad_value("--max-header-bytes (1K..64M)", optarg);
+				goto cleanup;
+			}
+			eo.max_header_bytes = (uint32_t)v;
+			break;
+		case 'T':
+			if (parse_uint(optarg, 1, 86400 * 365, &v)) {
+				ret = bad_value("--idle-timeout", optarg);
+				goto cleanup;
+			}
+			eo.idle_timeout_ns = v * 1000000000ULL;
+			break;
+		case 'q':
+			cap->quiet = true;
+			break;
+		case 'v':
+			tapir_log_level++;
+			break;
+		case 'h':
+			usage(stdout);
+			ret = 0;
+			goto cleanup;
+		default:
+			usage(stderr);
+			goto cleanup;
+		}
+	}
+	if (optind != ac) {
+		log_err("unexpected argument '%s'", av[optind]);
+		usage(stderr);
+		goto cleanup;
+	}
+	if (!cap->nifs) {
+		log_err("no interface given (-i IFACE)");
+		usage(stderr);
+		goto cleanup;
+	}
+	for (int i = 0; i < cap->nifs; i++) {
+		cap->ifs[i].ifindex = (int)if_nametoindex(cap->ifs[i].name);
+		cap->ifs[i].dirs = cap->dirs;
+		if (!cap->ifs[i].ifindex) {
+			log_err("no interface '%s'", cap->ifs[i].name);
+			goto cleanup;
+		}
+	}
+	if (!cap->ninets)
+		default_internal(cap);
+	ret = 1;
+	if (geteuid() != 0)
+		log_warn("not root: loading and attaching will likely fail");
+
+	/* keys -> sink -> engine */
+	if (cap->nkeylogs) {
+		cap->ks = keystore_new(1u << 20);
+		for (int i = 0; i < cap->nkeylogs; i++) {
+			cap->kf[i] = keylog_follow_new(cap->ks, cap->keylogs[i]);
+			if (!cap->kf[i]) {
+				log_err("cannot follow key log %s: %s",
+					cap->keylogs[i], strerror(errno));
+				goto cleanup;
+			}
+			keylog_follow_poll(cap->kf[i]);
+		}
+	}
+	sink = json_sink_open(cap->out);
+	if (!sink) {
+		log_err("cannot open output %s: %s", cap->out, strerror(errno));
+		goto cleanup;
+	}
+	eo.describe_flow = describe_flow;
+	eo.describe_ctx = cap;
+	cap->e = engine_new(&eo, cap->ks, sink);
+	if (!cap->e) {
+		log_err("cannot set up the pipeline");
+		goto cleanup;
+	}
+
+	/* open -> configure -> load */
+	libbpf_set_print(libbpf_print);
+	cap->skel = capture_bpf__open();
+	if (!cap->skel) {
+		log_err("cannot open the BPF program: %s", strerror(errno));
+		goto cleanup;
+	}
+	{
+		uint64_t rs = 4096;
+		while (rs < cap->ring_size)
+			rs <<= 1;	/* a power of two, at least a page */
+		cap->ring_size = rs;
+	}
+	bpf_map__set_max_entries(cap->skel->maps.events, (uint32_t)cap->ring_size);
+	err = capture_bpf__load(cap->skel);
+	if (err) {
+		log_err("cannot load the BPF program: %s (-v for the verifier's "
+			"log; needs root: CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON)",
+			strerror(-err));
+		goto cleanup;
+	}
+	err = fill_maps(cap);
+	if (err) {
+		log_err("cannot fill the filter maps: %s", strerror(-err));
+		goto cleanup;
+	}
+	cap->src = source_ring_new(bpf_map__fd(cap->skel->maps.events), cap->e,
+				   cap->dedup_ns);
+	if (!cap->src) {
+		log_err("cannot read the ring buffer: %s", strerror(errno));
+		goto cleanup;
+	}
+
+	/* signals before attaching: a SIGTERM from now on detaches */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		log_err("signalfd: %s", strerror(errno));
+		goto cleanup;
+	}
+
+	prog_fd[TAPIR_DIR_INGRESS] = bpf_program__fd(cap->skel->progs.tapir_ingress);
+	prog_fd[TAPIR_DIR_EGRESS] = bpf_program__fd(cap->skel->progs.tapir_egress);
+	attached = true;
+	for (int i = 0; i < cap->nifs; i++) {
+		err = tc_attach_iface(&cap->ifs[i], prog_fd);
+		if (err) {
+			log_err("%s: cannot attach: %s", cap->ifs[i].name,
+				strerror(-err));
+			goto cleanup;
+		}
+		if (cap->ifs[i].leftovers)
+			log_warn("%s: removed %d tapir filter(s) left by an "
+				 "earlier run", cap->ifs[i].name,
+				 cap->ifs[i].leftovers);
+	}
+	err = drop_caps();
+	if (err) {
+		log_err("cannot drop capabilities: %s", strerror(-err));
+		goto cleanup;
+	}
+	if (!cap->quiet) {
+		fprintf(stderr, "tapir: capturing on");
+		for (int i = 0; i < cap->nifs; i++)
+			fprintf(stderr, " %s", cap->ifs[i].name);
+		fprintf(stderr, " (%s), ring %" PRIu64 " MiB\n",
+			cap->dirs == (TAPIR_IF_INGRESS | TAPIR_IF_EGRESS) ? "both directions" :
+			cap->dirs == TAPIR_IF_INGRESS ? "ingress" : "egress",
+			cap->ring_size >> 20);
+	}
+	err = run_loop(cap, sfd);
+	if (err)
+		log_err("capture loop: %s", strerror(-err));
+	ret = err ? 1 : 0;
+
+cleanup:
+	if (attached) {
+		for (int i = 0; i < cap->nifs; i++)
+			tc_detach_iface(&cap->ifs[i]);
+	}
+	if (cap->src) {
+		uint64_t now = source_ring_now(cap->src);
+		source_ring_drain(cap->src);	/* what came before detach */
+		if (cap->nkeylogs)
+			poll_keylogs(cap, -2, now);
+		engine_finish(cap->e, now);
+		if (!cap->quiet)
+			print_stats(cap, true);
+		if (ret == 0 && engine_stats(cap->e)->write_errors)
+			ret = 1;
+	}
+	source_ring_free(cap->src);
+	capture_bpf__destroy(cap->skel);
+	engine_free(cap->e);
+	if (sink && json_sink_close(sink) && ret == 0) {
+		log_err("writing %s failed", cap->out ? cap->out : "stdout");
+		ret = 1;
+	}
+	for (int i = 0; i < cap->nkeylogs; i++)
+		keylog_follow_free(cap->kf[i]);
+	keystore_free(cap->ks);
+	if (sfd >= 0)
+		close(sfd);
+	free(av);
+	config_free(cfgv, ncfg);
+	return ret;
+}

@@ -74,11 +74,21 @@ void engine_tick(struct engine *e, uint64_t now_ns)
 {
 	e->last_tick_ns = now_ns;
 	flow_table_expire(e->ft, now_ns);
+	if (e->env.waiting)
+		conn_wait_scan(&e->env, CONN_WAIT_EXPIRE, now_ns);
+}
+
+void engine_keys_added(struct engine *e, uint64_t now_ns)
+{
+	if (e->env.waiting)
+		conn_wait_scan(&e->env, CONN_WAIT_RETRY, now_ns);
 }
 
 void engine_finish(struct engine *e, uint64_t now_ns)
 {
 	flow_table_flush_all(e->ft, now_ns);
+	if (e->env.waiting)
+		conn_wait_scan(&e->env, CONN_WAIT_FINISH, now_ns);
 }
 
 void engine_free(struct engine *e)
@@ -86,7 +96,15 @@ void engine_free(struct engine *e)
 	if (!e)
 		return;
 	flow_table_free(e->ft);
+	/* connections that outlived their flows waiting for keys */
+	if (e->env.waiting)
+		conn_wait_scan(&e->env, CONN_WAIT_FINISH, e->last_tick_ns);
 	free(e);
+}
+
+uint64_t engine_keys_waiting(const struct engine *e)
+{
+	return e->env.nwaiting;
 }
 
 const struct engine_stats *engine_stats(const struct engine *e)

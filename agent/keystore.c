@@ -290,16 +290,24 @@ static int ks_parse(struct keystore *ks, const char *line, size_t len,
 	return 0;
 }
 
-int keystore_add_line(struct keystore *ks, const char *line, size_t len)
+int keystore_add_line_reason(struct keystore *ks, const char *line,
+			     size_t len, const char **why)
 {
-	const char *why = NULL;
+	const char *w = "malformed line";
 	int rc;
 
 	ks->st.lines++;
-	rc = ks_parse(ks, line, len, &why);
+	rc = ks_parse(ks, line, len, &w);
 	if (rc)
 		ks->st.rejected++;
+	if (why)
+		*why = rc ? w : NULL;
 	return rc;
+}
+
+int keystore_add_line(struct keystore *ks, const char *line, size_t len)
+{
+	return keystore_add_line_reason(ks, line, len, NULL);
 }
 
 int keystore_load_file(struct keystore *ks, const char *path)

@@ -46,6 +46,10 @@ void keystore_free(struct keystore *ks);	/* accepts NULL; wipes */
 /* Parse one key log line (without or with trailing newline).
  * Returns 0 (stored or ignorable comment/blank), -EBADMSG (malformed). */
 int keystore_add_line(struct keystore *ks, const char *line, size_t len);
+/* The same; on -EBADMSG *why (if why) names the reason, a static string
+ * that never contains any byte of the line. */
+int keystore_add_line_reason(struct keystore *ks, const char *line,
+			     size_t len, const char **why);
 
 /* Load a whole file.  Malformed lines are warned about with their line
  * number ("FILE:N: reason") and skipped.  Returns the number of secrets

@@ -38,8 +38,8 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 TOOL_SRCS  := $(sort $(wildcard tests/tools/*.c))
 TOOL_BINS  := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 
-.PHONY: all clean unit test e2e bench demo install-deps tools
-all: $(BUILD)/tapir
+.PHONY: all clean unit test e2e bench demo install-deps tools shim
+all: $(BUILD)/tapir $(BUILD)/libtapir-keylog.so
 
 $(BUILD)/obj/%.o: %.c $(wildcard agent/*.h) Makefile
 	$(call msg,CC,$@)
@@ -49,6 +49,17 @@ $(BUILD)/obj/%.o: %.c $(wildcard agent/*.h) Makefile
 $(BUILD)/tapir: $(AGENT_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# keys/: the LD_PRELOAD shim.  No OpenSSL at link time (-z defs proves it):
+# everything of libssl is found with dlsym, so a program without OpenSSL
+# loads it unharmed.
+SHIM_CFLAGS := $(OPT) $(WARN) -std=gnu11 -fPIC -fvisibility=hidden
+$(BUILD)/libtapir-keylog.so: keys/keylog_shim.c Makefile
+	$(call msg,SHLIB,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(SHIM_CFLAGS) -shared -Wl,-z,defs -Wl,-z,now -o $@ $< $(LDFLAGS) -ldl -pthread
+
+shim: $(BUILD)/libtapir-keylog.so
 
 $(BUILD)/libtapir.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
@@ -86,3 +97,6 @@ install-deps:
 
 clean:
 	rm -rf $(BUILD)
+
+# The shim's test runs a real OpenSSL program under the shim.
+$(BUILD)/tests/test_shim: $(BUILD)/libtapir-keylog.so $(BUILD)/tools/tls_pair

@@ -256,17 +256,26 @@ static void emit(const char *line)
 		return;
 	}
 	if (use_sock) {
-		do
-			w = send(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
-		while (w < 0 && errno == EINTR);
-		if (w == (ssize_t)n) {
-			atomic_fetch_add(&n_sent, 1);
-		} else {
-			atomic_fetch_add(&n_dropped, 1);
-			/* agent gone, or half a line sent: start afresh;
-			 * a full buffer (EAGAIN, nothing sent) keeps it */
+		for (int attempt = 0;; attempt++) {
+			do
+				w = send(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+			while (w < 0 && errno == EINTR);
+			if (w == (ssize_t)n) {
+				atomic_fetch_add(&n_sent, 1);
+				break;
+			}
+			/* a full buffer (EAGAIN, nothing sent) keeps the
+			 * connection; the agent gone, or half a line sent:
+			 * start afresh */
 			if (w >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
 				drop_dest(fd);
+			/* the agent restarted: one new connection, at once */
+			if (attempt == 0 && w < 0 && (errno == EPIPE ||
+			    errno == ECONNRESET || errno == ENOTCONN) &&
+			    (fd = get_dest()) >= 0)
+				continue;
+			atomic_fetch_add(&n_dropped, 1);
+			break;
 		}
 	} else {
 		do

@@ -542,10 +542,17 @@ static void conn_finalize(struct conn *c)
 	c->h1 = NULL;
 	if (c->tls) {
 		const struct tls_info *ti = tls_session_info(c->tls);
+		const struct flow_key *k = c->f ? &c->f->key : &c->key;
+		int si = c->swapped ? 0 : 1;
+		char server[64];
+
 		if (ti->decrypted)
 			c->env->st->tls_decrypted++;
 		else
 			c->env->st->tls_undecrypted++;
+		fmt_endpoint(server, sizeof(server), k->family, k->addr[si],
+			     k->port[si]);
+		coverage_add(c->env->cov, server, ti);
 		emit_tls_only(c);
 	}
 	tls_session_free(c->tls);

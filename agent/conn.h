@@ -18,6 +18,7 @@
 #ifndef TAPIR_CONN_H
 #define TAPIR_CONN_H
 
+#include "coverage.h"
 #include "engine.h"
 #include "flow.h"
 #include "http1.h"
@@ -33,6 +34,7 @@ struct conn_env {
 	struct memcap *mc;
 	struct engine_stats *st;
 	struct tls_stats *tls_st;
+	struct coverage *cov;		/* may be NULL */
 	/* connections whose TLS session waits for keys (see conn.c) */
 	struct conn *waiting;
 	uint64_t nwaiting;

@@ -155,6 +155,13 @@ static uint32_t be24(const uint8_t *p)
 	return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
 }
 
+/* The category of the first reason: call right before set_reason(). */
+static void set_why(struct tls_session *s, uint8_t why)
+{
+	if (!s->info.reason[0])
+		s->info.why = why;
+}
+
 __attribute__((format(printf, 2, 3)))
 static void set_reason(struct tls_session *s, const char *fmt, ...)
 {
@@ -162,6 +169,8 @@ static void set_reason(struct tls_session *s, const char *fmt, ...)
 
 	if (s->info.reason[0])
 		return;
+	if (!s->info.why)
+		s->info.why = TLS_WHY_OTHER;
 	va_start(ap, fmt);
 	vsnprintf(s->info.reason, sizeof(s->info.reason), fmt, ap);
 	va_end(ap);
@@ -194,6 +203,7 @@ static void dir_stop(struct tls_session *s, int dir, bool bad)
 
 static void no_keys(struct tls_session *s, int dir)
 {
+	set_why(s, TLS_WHY_NO_KEYS);
 	set_reason(s, "no keys for session");
 	if (!s->counted_nokeys) {
 		s->counted_nokeys = true;
@@ -244,6 +254,7 @@ static void give_up(struct tls_session *s, const char *fmt, ...)
 	held_drop(s);
 	s->wait = W_NONE;
 	if (!s->info.reason[0]) {
+		s->info.why = TLS_WHY_KEYS_LATE;
 		va_start(ap, fmt);
 		vsnprintf(s->info.reason, sizeof(s->info.reason), fmt, ap);
 		va_end(ap);
@@ -361,8 +372,10 @@ static void dir_killed(struct tls_session *s, int dir, uint64_t n,
 	d->stopped = true;
 	buf_free(s, d);
 	hs_free(s, d);
-	if (!s->info.decrypted)
+	if (!s->info.decrypted) {
+		set_why(s, strncmp(why, "gap", 3) ? TLS_WHY_OTHER : TLS_WHY_GAP);
 		set_reason(s, "%s", why);
+	}
 	if (s->ops && s->ops->gap)
 		s->ops->gap(s->ctx, dir, n, s->ts);
 }
@@ -593,6 +606,7 @@ static void unsupported(struct tls_session *s, const char *fmt, ...)
 	va_list ap;
 
 	if (!s->info.reason[0]) {
+		s->info.why = TLS_WHY_UNSUPPORTED;
 		va_start(ap, fmt);
 		vsnprintf(s->info.reason, sizeof(s->info.reason), fmt, ap);
 		va_end(ap);
@@ -917,6 +931,7 @@ static int rec_decrypt(struct tls_session *s, int dir, const uint8_t *hdr,
 			return 0;
 		}
 		s->st->bad_records++;
+		set_why(s, TLS_WHY_BAD_RECORD);
 		set_reason(s, "decryption failed (bad record MAC)");
 		dir_stop(s, dir, true);
 		return 0;
@@ -943,6 +958,7 @@ static int rec_decrypt(struct tls_session *s, int dir, const uint8_t *hdr,
 static int midstream(struct tls_session *s)
 {
 	s->state = ST_MIDSTREAM;
+	set_why(s, TLS_WHY_MIDSTREAM);
 	set_reason(s, "capture started mid-session");
 	s->st->midstream++;
 	for (int dir = 0; dir < 2; dir++) {

@@ -54,6 +54,20 @@ struct tls_ops {
 	void (*gap)(void *ctx, int dir, uint64_t n, uint64_t ts_ns);
 };
 
+/* Why a session was not (fully) decrypted: tls_info.why, first cause. */
+enum tls_why {
+	TLS_WHY_NONE = 0,
+	TLS_WHY_NO_KEYS,	/* no secrets for the session */
+	TLS_WHY_KEYS_LATE,	/* waited for keys: timeout or hold bound */
+	TLS_WHY_UNSUPPORTED,	/* cipher suite or version */
+	TLS_WHY_MIDSTREAM,	/* capture started mid-session */
+	TLS_WHY_BAD_RECORD,	/* tag / MAC did not verify (wrong keys?) */
+	TLS_WHY_GAP,		/* bytes missing from the capture */
+	TLS_WHY_NO_DATA,	/* no application data (handshake only) */
+	TLS_WHY_OTHER,		/* malformed TLS, memory cap, renegotiation */
+	TLS_WHY_COUNT
+};
+
 struct tls_info {
 	uint16_t version;	/* negotiated, 0x0303 / 0x0304; 0 unknown */
 	uint16_t cipher;	/* IANA suite id; 0 unknown */
@@ -67,6 +81,7 @@ struct tls_info {
 	bool decrypted;		/* at least one application record decrypted
 				   and no decryption failure since */
 	char reason[96];	/* why not decrypted; "" otherwise */
+	uint8_t why;		/* enum tls_why of reason; NONE if "" */
 	uint64_t records[2], app_bytes[2];
 };
 

@@ -9,6 +9,8 @@
 #                  mid-test and the shim reconnects
 #   python         a Python `ssl` server (libssl dlopen()ed with _ssl)
 #   curl           the shim in the client instead: curl under LD_PRELOAD
+#   coverage       tapir read --coverage on the nginx_file capture, with the
+#                  shim's keys and without: which endpoint needs key export
 #   no_openssl     programs without OpenSSL under the shim are unaffected
 # Each traffic case is checked like every e2e case: tapir read with the
 # shim's keys == ground truth == tshark.
@@ -137,6 +139,30 @@ if lab_nginx_start "$T_LAB" && collector "$D/curl.sock" "$D/curl-keys.log"; then
 	T_CONNS=2 t_case curl t_curl
 else
 	t_fail keys_shim/curl "nginx or collector did not start"
+fi
+
+# ---------------------------------------------------------------- coverage
+# The nginx_file capture read with the shim's keys, then with none: the
+# coverage file tells which endpoint needs key export.
+coverage() {
+	local c=$T_DIR/keys_shim_nginx_file
+	[[ -f $c/cap.pcap ]] || { echo "no nginx_file capture"; return 1; }
+	"$TAPIR" read -q --coverage "$D/cov-keys.json" --keylog "$c/keys.log" "$c/cap.pcap" >/dev/null || return 1
+	: >"$D/empty.log"
+	"$TAPIR" read --coverage "$D/cov-none.json" --keylog "$D/empty.log" "$c/cap.pcap" >/dev/null 2>"$D/cov-none.err" || return 1
+	jq -e '.sessions == 2 and .decrypted == 2 and ([.endpoints[] | select(.needs_key_export)] | length) == 0 and
+		([.endpoints[].server] | sort) == ["'"$LAB_SRV4"':443", "'"$LAB_SRV4"':8443"]' "$D/cov-keys.json" >/dev/null ||
+		{ echo "with keys: $(cat "$D/cov-keys.json")"; return 1; }
+	jq -e '.sessions == 2 and .decrypted == 0 and .not_decrypted.no_keys == 2 and
+		([.endpoints[] | select(.needs_key_export and .sni == "'"$LAB_HOST"'")] | length) == 2' "$D/cov-none.json" >/dev/null ||
+		{ echo "without keys: $(cat "$D/cov-none.json")"; return 1; }
+	grep -q "coverage: $LAB_SRV4:443 $LAB_HOST: 1 TLS sessions, 0 decrypted, 1 not (1 no keys) - needs key export" "$D/cov-none.err" ||
+		{ echo "summary: $(grep coverage "$D/cov-none.err")"; return 1; }
+}
+if msg=$(coverage 2>&1); then
+	t_pass keys_shim/coverage
+else
+	t_fail keys_shim/coverage "$msg"
 fi
 
 # ---------------------------------------------------------------- no OpenSSL

@@ -8,6 +8,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "coverage.h"
 #include "engine.h"
 #include "json.h"
 #include "tt.h"
@@ -382,6 +383,17 @@ static const char *late_run(struct lab *l, struct tls_conv *tc, int when)
 		TT_EQ_INT(engine_keys_waiting(l->e), 0);
 		tc_keys(ks, tc);
 		engine_keys_added(l->e, l->ts);
+	}
+	engine_finish(l->e, l->ts + 1);
+	{
+		const struct coverage_totals *t =
+			coverage_totals(engine_coverage(l->e));
+		int why = when == KEYS_TOO_LATE ? TLS_WHY_KEYS_LATE :
+			  TLS_WHY_NO_KEYS;
+
+		TT_EQ_INT(t->sessions, 1);
+		TT_EQ_INT(t->decrypted, when <= KEYS_MIDWAY);
+		TT_EQ_INT(t->why[why], when > KEYS_MIDWAY);
 	}
 	lab_finish(l);
 	keystore_free(ks);

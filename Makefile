@@ -38,7 +38,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 TOOL_SRCS  := $(sort $(wildcard tests/tools/*.c))
 TOOL_BINS  := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 
-.PHONY: all clean unit test e2e bench demo install-deps tools shim
+.PHONY: all clean unit test e2e bench bench-shim demo install-deps tools shim
 all: $(BUILD)/tapir $(BUILD)/libtapir-keylog.so
 
 $(BUILD)/obj/%.o: %.c $(wildcard agent/*.h) Makefile
@@ -88,6 +88,9 @@ e2e: all $(TOOL_BINS)
 
 bench: all $(TOOL_BINS)
 	$(Q)bench/run.sh
+
+bench-shim: all $(BUILD)/tools/tls_pair
+	$(Q)bench/shim.sh
 
 demo: all
 	$(Q)scripts/demo.sh

@@ -178,6 +178,14 @@ static int open_dest(void)
 			    0);
 		if (fd < 0)
 			return -1;
+		/* room for bursts while the agent is busy: lines that do not
+		 * fit are dropped, never waited for (FORCE works for root,
+		 * e.g. nginx's master, which connects before forking) */
+		int sz = 4 << 20;
+
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)))
+			(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz,
+					 sizeof(sz));
 		if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
 			close(fd);
 			return -1;

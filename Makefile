@@ -53,11 +53,13 @@ $(BUILD)/tapir: $(AGENT_OBJS)
 # keys/: the LD_PRELOAD shim.  No OpenSSL at link time (-z defs proves it):
 # everything of libssl is found with dlsym, so a program without OpenSSL
 # loads it unharmed.
-SHIM_CFLAGS := $(OPT) $(WARN) -std=gnu11 -fPIC -fvisibility=hidden
+# Never sanitizer-instrumented (OPT/LDFLAGS are not used): it is loaded
+# into programs that have no sanitizer runtime.
+SHIM_CFLAGS := -O2 -g $(WARN) -std=gnu11 -fPIC -fvisibility=hidden
 $(BUILD)/libtapir-keylog.so: keys/keylog_shim.c Makefile
 	$(call msg,SHLIB,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(SHIM_CFLAGS) -shared -Wl,-z,defs -Wl,-z,now -o $@ $< $(LDFLAGS) -ldl -pthread
+	$(Q)$(CC) $(SHIM_CFLAGS) -shared -Wl,-z,defs -Wl,-z,now -o $@ $< -ldl -pthread
 
 shim: $(BUILD)/libtapir-keylog.so
 

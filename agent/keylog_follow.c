@@ -45,6 +45,11 @@
 
 #define READ_CHUNK	(64 * 1024)
 
+/* What the directory watch listens for. */
+#define KEYLOG_IN_MASK (IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | \
+			IN_CLOSE_WRITE | IN_DELETE | IN_ATTRIB |              \
+			IN_DELETE_SELF | IN_MOVE_SELF)
+
 struct keylog_follow {
 	struct keystore *ks;
 	char *path, *dir, *base;

@@ -14,7 +14,6 @@
 #define TAPIR_KEYLOG_FOLLOW_H
 
 #include <stdint.h>
-#include <sys/inotify.h>
 
 #include "keystore.h"
 
@@ -36,11 +35,6 @@ void keylog_follow_free(struct keylog_follow *k);	/* accepts NULL */
 /* Longest key log line accepted (without its newline); longer lines are
  * dropped whole and counted in overlong.  An NSS line is at most ~200. */
 #define KEYLOG_LINE_MAX 4096
-
-/* What the directory watch listens for. */
-#define KEYLOG_IN_MASK (IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | \
-			IN_CLOSE_WRITE | IN_DELETE | IN_ATTRIB |              \
-			IN_DELETE_SELF | IN_MOVE_SELF)
 
 struct keylog_follow_stats {
 	uint64_t bytes, lines;

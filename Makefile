@@ -49,8 +49,8 @@ BPF_CFLAGS := -target bpf -mcpu=v3 -g -O2 -Wall -Werror -I$(ARCH_INC)
 BPF_HDRS := $(wildcard bpf/*.h) $(wildcard tc/*.h)
 SKELS   := $(BUILD)/bpf/capture.skel.h
 
-.PHONY: all clean unit test e2e bench demo install-deps tools
-all: $(BUILD)/tapir
+.PHONY: all clean unit test e2e bench bench-shim demo install-deps tools shim
+all: $(BUILD)/tapir $(BUILD)/libtapir-keylog.so
 
 $(BUILD)/bpf/%.bpf.o: tc/%.bpf.c $(BPF_HDRS) Makefile
 	$(call msg,BPF,$@)
@@ -69,6 +69,19 @@ $(BUILD)/obj/%.o: %.c $(wildcard agent/*.h) $(BPF_HDRS) $(SKELS) Makefile
 $(BUILD)/tapir: $(AGENT_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# keys/: the LD_PRELOAD shim.  No OpenSSL at link time (-z defs proves it):
+# everything of libssl is found with dlsym, so a program without OpenSSL
+# loads it unharmed.
+# Never sanitizer-instrumented (OPT/LDFLAGS are not used): it is loaded
+# into programs that have no sanitizer runtime.
+SHIM_CFLAGS := -O2 -g $(WARN) -std=gnu11 -fPIC -fvisibility=hidden
+$(BUILD)/libtapir-keylog.so: keys/keylog_shim.c Makefile
+	$(call msg,SHLIB,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(SHIM_CFLAGS) -shared -Wl,-z,defs -Wl,-z,now -o $@ $< -ldl -pthread
+
+shim: $(BUILD)/libtapir-keylog.so
 
 $(BUILD)/libtapir.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
@@ -103,6 +116,9 @@ e2e: all $(TOOL_BINS)
 bench: all $(TOOL_BINS)
 	$(Q)bench/run.sh
 
+bench-shim: all $(BUILD)/tools/tls_pair
+	$(Q)bench/shim.sh
+
 demo: all
 	$(Q)scripts/demo.sh
 
@@ -111,3 +127,6 @@ install-deps:
 
 clean:
 	rm -rf $(BUILD)
+
+# The shim's test runs a real OpenSSL program under the shim.
+$(BUILD)/tests/test_shim: $(BUILD)/libtapir-keylog.so $(BUILD)/tools/tls_pair

@@ -8,6 +8,14 @@
  * Invariant: a byte is handed to exactly one parser or counted as lost
  * (lost bytes reach the parser as a gap), never both and never dropped
  * silently.
+ *
+ * Late keys: a connection whose TLS session waits for keys is on the
+ * env->waiting list (wait_sync() after every call into tls.c keeps the list
+ * true).  Stream ends seen while waiting are held (end_pending) and given
+ * to HTTP/1 after the held plaintext.  If the flow closes while waiting the
+ * connection outlives it (detached: flow facts copied) until
+ * conn_wait_scan() resumes it or gives up; then conn_finalize() emits what
+ * is left and frees it.
  */
 #include "conn.h"
 
@@ -42,6 +50,13 @@ struct conn {
 	struct tls_session *tls;
 	struct h1_conn *h1;
 	uint64_t ncalls;
+	/* late keys */
+	struct conn *wprev, *wnext;	/* env->waiting list */
+	bool in_wait;
+	bool detached;			/* flow gone, f == NULL */
+	uint8_t end_pending[2];		/* by role: 1 end, 2 reset */
+	struct flow_key key;		/* copies of f's facts when detached */
+	uint64_t first_ts_ns, last_ts_ns;
 };
 
 static const uint8_t h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -50,7 +65,7 @@ static const uint8_t h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 static void fill_flow(struct conn *c, struct call *call)
 {
-	const struct flow_key *k = &c->f->key;
+	const struct flow_key *k = c->f ? &c->f->key : &c->key;
 	int ci = c->swapped ? 1 : 0;
 
 	fmt_endpoint(call->flow.src, sizeof(call->flow.src), k->family,
@@ -125,8 +140,8 @@ static void emit_tls_only(struct conn *c)
 	call_error(call, "%s", call->tls.reason[0] ? call->tls.reason :
 		   "TLS session not decrypted");
 	/* no messages: the record spans the connection */
-	call->ts_start_ns = c->f->first_ts_ns;
-	call->ts_end_ns = c->f->last_ts_ns;
+	call->ts_start_ns = c->f ? c->f->first_ts_ns : c->first_ts_ns;
+	call->ts_end_ns = c->f ? c->f->last_ts_ns : c->last_ts_ns;
 	write_call(c, call);
 }
 
@@ -307,6 +322,75 @@ static const struct tls_ops conn_tls_ops = {
 	.gap = tls_gap,
 };
 
+/* ---- late keys -------------------------------------------------------- */
+
+static void conn_finalize(struct conn *c);
+
+static void wait_unlink(struct conn *c)
+{
+	struct conn_env *env = c->env;
+
+	if (c->wprev)
+		c->wprev->wnext = c->wnext;
+	else
+		env->waiting = c->wnext;
+	if (c->wnext)
+		c->wnext->wprev = c->wprev;
+	c->wprev = c->wnext = NULL;
+	c->in_wait = false;
+	env->nwaiting--;
+}
+
+/* Keep env->waiting true to the TLS session; when it stops waiting, give
+ * HTTP/1 the stream ends it missed, and finish a detached connection. */
+static void wait_sync(struct conn *c)
+{
+	bool w = c->tls && tls_session_waiting(c->tls, NULL);
+
+	if (w == c->in_wait)
+		return;
+	if (w) {
+		c->wprev = NULL;
+		c->wnext = c->env->waiting;
+		if (c->wnext)
+			c->wnext->wprev = c;
+		c->env->waiting = c;
+		c->in_wait = true;
+		c->env->nwaiting++;
+		return;
+	}
+	wait_unlink(c);
+	for (int role = 0; role < 2; role++)
+		if (c->end_pending[role] && c->h1)
+			h1_end(c->h1, role, c->end_pending[role] == 2,
+			       c->last_ts_ns);
+	c->end_pending[0] = c->end_pending[1] = 0;
+	if (c->detached)
+		conn_finalize(c);
+}
+
+void conn_wait_scan(struct conn_env *env, enum conn_wait_mode mode,
+		    uint64_t now_ns)
+{
+	uint64_t wait_ns = env->opts->key_wait_ns;
+	struct conn *c, *next;
+
+	for (c = env->waiting; c; c = next) {
+		uint64_t since = 0;
+
+		next = c->wnext;
+		if (mode != CONN_WAIT_EXPIRE)
+			tls_session_retry_keys(c->tls);
+		if (tls_session_waiting(c->tls, &since)) {
+			if (mode == CONN_WAIT_FINISH)
+				tls_session_stop_waiting(c->tls, 0);
+			else if (now_ns >= since && now_ns - since >= wait_ns)
+				tls_session_stop_waiting(c->tls, wait_ns);
+		}
+		wait_sync(c);	/* may free c */
+	}
+}
+
 /* ---- the outer (TCP) side --------------------------------------------- */
 
 static void outer_parse(struct conn *c, int role, const uint8_t *p, uint32_t n,
@@ -315,6 +399,7 @@ static void outer_parse(struct conn *c, int role, const uint8_t *p, uint32_t n,
 	switch (c->outer) {
 	case P_TLS:
 		tls_session_feed(c->tls, role, p, n, ts);
+		wait_sync(c);
 		break;
 	case P_HTTP1:
 		h1_feed(c->h1, role, p, n, ts);
@@ -330,6 +415,7 @@ static void outer_gap(struct conn *c, int role, uint64_t n, uint64_t ts)
 	switch (c->outer) {
 	case P_TLS:
 		tls_session_gap(c->tls, role, n, ts);
+		wait_sync(c);
 		break;
 	case P_HTTP1:
 		h1_gap(c->h1, role, n, ts);
@@ -357,6 +443,8 @@ static void outer_decide(struct conn *c, enum verdict v, int fdir, uint64_t ts)
 		c->outer = P_TLS;
 		c->tls = tls_session_new(c->env->ks, &conn_tls_ops, c,
 					 c->env->mc, c->env->tls_st);
+		if (c->env->opts->key_wait_ns)
+			tls_session_set_key_wait(c->tls, TLS_HOLD_MAX_DEFAULT);
 		c->env->st->tls_sessions++;
 		if (v == V_TLS_MID)
 			c->env->st->midstream_conns++;
@@ -434,6 +522,11 @@ static void stream_end(void *ctx, int fdir, enum reasm_end how, uint64_t ts)
 	if (!c)
 		return;
 	role = fdir ^ (c->swapped ? 1 : 0);
+	if (c->in_wait) {
+		c->end_pending[role] = how == REASM_END_RST ? 2 : 1;
+		c->last_ts_ns = ts;
+		return;
+	}
 	if (c->h1)
 		h1_end(c->h1, role, how == REASM_END_RST, ts);
 }
@@ -447,28 +540,49 @@ static void *conn_open(void *ctx, struct flow *f)
 	return c;
 }
 
-static void conn_close(void *ctx, struct flow *f, void *app)
+/* Emit what is left of c, free it. */
+static void conn_finalize(struct conn *c)
 {
-	struct conn *c = app;
-
-	(void)ctx;
-	(void)f;
-	if (!c)
-		return;
 	/* Pending HTTP calls first (they still need the TLS facts), then the
 	 * TLS session's own record if it produced nothing trustworthy. */
 	h1_conn_free(c->h1);
 	c->h1 = NULL;
 	if (c->tls) {
 		const struct tls_info *ti = tls_session_info(c->tls);
+		const struct flow_key *k = c->f ? &c->f->key : &c->key;
+		int si = c->swapped ? 0 : 1;
+		char server[64];
+
 		if (ti->decrypted)
 			c->env->st->tls_decrypted++;
 		else
 			c->env->st->tls_undecrypted++;
+		fmt_endpoint(server, sizeof(server), k->family, k->addr[si],
+			     k->port[si]);
+		coverage_add(c->env->cov, server, ti);
 		emit_tls_only(c);
 	}
 	tls_session_free(c->tls);
 	free(c);
+}
+
+static void conn_close(void *ctx, struct flow *f, void *app)
+{
+	struct conn *c = app;
+
+	(void)ctx;
+	if (!c)
+		return;
+	if (c->in_wait) {
+		/* keys may still come: outlive the flow */
+		c->key = f->key;
+		c->first_ts_ns = f->first_ts_ns;
+		c->last_ts_ns = f->last_ts_ns;
+		c->f = NULL;
+		c->detached = true;
+		return;
+	}
+	conn_finalize(c);
 }
 
 const struct flow_app_ops conn_flow_ops = {

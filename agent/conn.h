@@ -18,6 +18,7 @@
 #ifndef TAPIR_CONN_H
 #define TAPIR_CONN_H
 
+#include "coverage.h"
 #include "engine.h"
 #include "flow.h"
 #include "http1.h"
@@ -33,7 +34,25 @@ struct conn_env {
 	struct memcap *mc;
 	struct engine_stats *st;
 	struct tls_stats *tls_st;
+	struct coverage *cov;		/* may be NULL */
+	/* connections whose TLS session waits for keys (see conn.c) */
+	struct conn *waiting;
+	uint64_t nwaiting;
 };
+
+struct conn;
+
+enum conn_wait_mode {
+	CONN_WAIT_RETRY,	/* keys were added: retry, then expire */
+	CONN_WAIT_EXPIRE,	/* time passed: give up past key_wait_ns */
+	CONN_WAIT_FINISH,	/* input ended: retry, give up the rest */
+};
+
+/* Visit every connection waiting for keys (only those).  A connection
+ * that stops waiting continues (its held data decrypts) or, if its flow
+ * has closed, emits its records and is freed. */
+void conn_wait_scan(struct conn_env *env, enum conn_wait_mode mode,
+		    uint64_t now_ns);
 
 /* flow_app_ops for flow_table_new(); its ctx is a struct conn_env *. */
 extern const struct flow_app_ops conn_flow_ops;

@@ -54,8 +54,10 @@ struct engine *engine_new(const struct engine_opts *o, struct keystore *ks,
 	e->env.mc = &e->mc;
 	e->env.st = &e->st;
 	e->env.tls_st = &e->tls_st;
+	e->env.cov = coverage_new();
 	e->ft = flow_table_new(&fo, &conn_flow_ops, &e->env, &e->mc);
 	if (!e->ft) {
+		coverage_free(e->env.cov);
 		free(e);
 		return NULL;
 	}
@@ -74,11 +76,21 @@ void engine_tick(struct engine *e, uint64_t now_ns)
 {
 	e->last_tick_ns = now_ns;
 	flow_table_expire(e->ft, now_ns);
+	if (e->env.waiting)
+		conn_wait_scan(&e->env, CONN_WAIT_EXPIRE, now_ns);
+}
+
+void engine_keys_added(struct engine *e, uint64_t now_ns)
+{
+	if (e->env.waiting)
+		conn_wait_scan(&e->env, CONN_WAIT_RETRY, now_ns);
 }
 
 void engine_finish(struct engine *e, uint64_t now_ns)
 {
 	flow_table_flush_all(e->ft, now_ns);
+	if (e->env.waiting)
+		conn_wait_scan(&e->env, CONN_WAIT_FINISH, now_ns);
 }
 
 void engine_free(struct engine *e)
@@ -86,7 +98,21 @@ void engine_free(struct engine *e)
 	if (!e)
 		return;
 	flow_table_free(e->ft);
+	/* connections that outlived their flows waiting for keys */
+	if (e->env.waiting)
+		conn_wait_scan(&e->env, CONN_WAIT_FINISH, e->last_tick_ns);
+	coverage_free(e->env.cov);
 	free(e);
+}
+
+const struct coverage *engine_coverage(const struct engine *e)
+{
+	return e->env.cov;
+}
+
+uint64_t engine_keys_waiting(const struct engine *e)
+{
+	return e->env.nwaiting;
 }
 
 const struct engine_stats *engine_stats(const struct engine *e)

@@ -70,6 +70,12 @@ void engine_keys_added(struct engine *e, uint64_t now_ns);
 /* End of input: flush every flow, emit every call still open. */
 void engine_finish(struct engine *e, uint64_t now_ns);
 void engine_free(struct engine *e);	/* accepts NULL */
+/* Decryption coverage per server endpoint, for every TLS session that
+ * ended so far (coverage.h); valid until engine_free(). */
+struct coverage;
+const struct coverage *engine_coverage(const struct engine *e);
+/* TLS sessions currently holding ciphertext while waiting for keys. */
+uint64_t engine_keys_waiting(const struct engine *e);
 
 const struct engine_stats *engine_stats(const struct engine *e);
 const struct flow_stats *engine_flow_stats(const struct engine *e);

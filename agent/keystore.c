@@ -29,12 +29,14 @@ struct ks_entry {
 	struct key_secret sec[KEY_LABEL_COUNT];
 	struct ks_entry *hnext;			/* hash chain */
 	struct ks_entry *older, *newer;		/* age list */
+	uint64_t born_ns;	/* first keystore_expire() that saw it; 0 not yet */
 };
 
 struct keystore {
 	struct ks_entry **tab;
 	size_t nbuckets;	/* power of two */
 	size_t count, max_entries;
+	uint64_t ttl_ns;	/* 0: entries never expire */
 	struct ks_entry *oldest, *newest;
 	struct keystore_stats st;
 };
@@ -141,7 +143,7 @@ static void ks_grow(struct keystore *ks)
 	ks->nbuckets = nb;
 }
 
-static void ks_evict_oldest(struct keystore *ks)
+static void ks_unlink_oldest(struct keystore *ks)
 {
 	struct ks_entry *e = ks->oldest, **pp;
 
@@ -155,8 +157,44 @@ static void ks_evict_oldest(struct keystore *ks)
 	else
 		ks->newest = NULL;
 	ks->count--;
-	ks->st.evicted++;
 	entry_free(e);
+}
+
+static void ks_evict_oldest(struct keystore *ks)
+{
+	ks_unlink_oldest(ks);
+	ks->st.evicted++;
+}
+
+void keystore_set_ttl(struct keystore *ks, uint64_t ttl_ns)
+{
+	ks->ttl_ns = ttl_ns;
+}
+
+size_t keystore_expire(struct keystore *ks, uint64_t now_ns)
+{
+	struct ks_entry *e;
+	size_t n = 0;
+
+	if (!ks || !ks->ttl_ns)
+		return 0;
+	/* entries added since the last call are born now (newest end) */
+	for (e = ks->newest; e && !e->born_ns; e = e->older)
+		e->born_ns = now_ns ? now_ns : 1;
+	while (ks->oldest && ks->oldest->born_ns &&
+	       now_ns - ks->oldest->born_ns >= ks->ttl_ns &&
+	       now_ns >= ks->oldest->born_ns) {
+		ks_unlink_oldest(ks);
+		ks->st.expired++;
+		n++;
+	}
+	return n;
+}
+
+size_t keystore_memory(const struct keystore *ks)
+{
+	return sizeof(*ks) + ks->nbuckets * sizeof(*ks->tab) +
+	       ks->count * sizeof(struct ks_entry);
 }
 
 static struct ks_entry *ks_insert(struct keystore *ks, const uint8_t cr[32])
@@ -290,16 +328,24 @@ static int ks_parse(struct keystore *ks, const char *line, size_t len,
 	return 0;
 }
 
-int keystore_add_line(struct keystore *ks, const char *line, size_t len)
+int keystore_add_line_reason(struct keystore *ks, const char *line,
+			     size_t len, const char **why)
 {
-	const char *why = NULL;
+	const char *w = "malformed line";
 	int rc;
 
 	ks->st.lines++;
-	rc = ks_parse(ks, line, len, &why);
+	rc = ks_parse(ks, line, len, &w);
 	if (rc)
 		ks->st.rejected++;
+	if (why)
+		*why = rc ? w : NULL;
 	return rc;
+}
+
+int keystore_add_line(struct keystore *ks, const char *line, size_t len)
+{
+	return keystore_add_line_reason(ks, line, len, NULL);
 }
 
 int keystore_load_file(struct keystore *ks, const char *path)

@@ -5,7 +5,8 @@
  * or a whole file (keystore_load_file).
  *
  * Invariants: a secret is never logged or printed; bounded by max_entries
- * (oldest evicted first).  Parsing is strict: a line is "LABEL <64 hex
+ * (oldest evicted first) and, when a TTL is set, by age (keystore_expire);
+ * every secret is wiped from memory when evicted, expired or freed.  Parsing is strict: a line is "LABEL <64 hex
  * client_random> <hex secret>" with a known label and a secret of a valid
  * length (48 bytes for CLIENT_RANDOM, 32 or 48 for TLS 1.3 secrets);
  * comments ('#') and blank lines are ignored; anything else is rejected and
@@ -36,6 +37,7 @@ struct key_secret {
 
 struct keystore_stats {
 	uint64_t lines, accepted, rejected, duplicates, evicted;
+	uint64_t expired;	/* dropped by keystore_expire() (TTL) */
 };
 
 struct keystore;
@@ -46,6 +48,10 @@ void keystore_free(struct keystore *ks);	/* accepts NULL; wipes */
 /* Parse one key log line (without or with trailing newline).
  * Returns 0 (stored or ignorable comment/blank), -EBADMSG (malformed). */
 int keystore_add_line(struct keystore *ks, const char *line, size_t len);
+/* The same; on -EBADMSG *why (if why) names the reason, a static string
+ * that never contains any byte of the line. */
+int keystore_add_line_reason(struct keystore *ks, const char *line,
+			     size_t len, const char **why);
 
 /* Load a whole file.  Malformed lines are warned about with their line
  * number ("FILE:N: reason") and skipped.  Returns the number of secrets
@@ -60,5 +66,16 @@ const struct key_secret *keystore_get(const struct keystore *ks,
 
 const struct keystore_stats *keystore_stats(const struct keystore *ks);
 size_t keystore_count(const struct keystore *ks);
+
+/* Expiry (--key-ttl): a session's secrets live ttl_ns after they were
+ * added; 0 (the default) = until evicted by max_entries.  Time is the
+ * caller's (live capture: a monotonic clock): an entry's age counts from
+ * the first keystore_expire() call after it was added, so call it
+ * periodically (e.g. every second; the TTL is then exact to that period).
+ * Expired entries are wiped and freed.  Returns how many were dropped. */
+void keystore_set_ttl(struct keystore *ks, uint64_t ttl_ns);
+size_t keystore_expire(struct keystore *ks, uint64_t now_ns);
+/* Bytes held (table and entries); bounded by max_entries. */
+size_t keystore_memory(const struct keystore *ks);
 
 #endif

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coverage.h"
 #include "engine.h"
 #include "json.h"
 #include "keystore.h"
@@ -27,6 +28,7 @@ static void usage(FILE *f)
 	      "\n"
 	      "  -k, --keylog FILE         NSS key log (SSLKEYLOGFILE); repeatable\n"
 	      "  -o, --output FILE         write records to FILE (default stdout)\n"
+	      "      --coverage FILE       decryption coverage per server endpoint as JSON\n"
 	      "      --max-body BYTES      body bytes kept per message (default 64K)\n"
 	      "      --hash-bodies         add body_sha256 of each decoded body\n"
 	      "      --memcap BYTES        memory for buffered stream data (default 256M)\n"
@@ -100,6 +102,7 @@ static void print_summary(const char *path, enum csum_mode csum,
 	if (st->write_errors)
 		fprintf(stderr, "tapir: %" PRIu64 " records could not be "
 			"written\n", st->write_errors);
+	coverage_print(engine_coverage(e), stderr, 20);
 }
 
 int cmd_read(int argc, char **argv)
@@ -107,6 +110,7 @@ int cmd_read(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "keylog", required_argument, NULL, 'k' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "coverage", required_argument, NULL, 'V' },
 		{ "max-body", required_argument, NULL, 'B' },
 		{ "hash-bodies", no_argument, NULL, 'H' },
 		{ "memcap", required_argument, NULL, 'M' },
@@ -120,7 +124,7 @@ int cmd_read(int argc, char **argv)
 	};
 	const char *keylogs[MAX_KEYLOGS];
 	int nkeylogs = 0, opt, ret = 1, err;
-	const char *out = NULL, *capture;
+	const char *out = NULL, *capture, *cov_path = NULL;
 	enum csum_mode csum = CSUM_MODE_AUTO;
 	struct engine_opts eo;
 	struct keystore *ks = NULL;
@@ -144,6 +148,9 @@ int cmd_read(int argc, char **argv)
 			break;
 		case 'o':
 			out = optarg;
+			break;
+		case 'V':
+			cov_path = optarg;
 			break;
 		case 'B':
 			if (parse_size(optarg, &v) || v > (1ULL << 30))
@@ -229,6 +236,14 @@ int cmd_read(int argc, char **argv)
 	if (!quiet)
 		print_summary(capture, csum, &ss, e, ks);
 	ret = engine_stats(e)->write_errors ? 1 : 0;
+	if (cov_path) {
+		err = coverage_write_file(engine_coverage(e), cov_path);
+		if (err) {
+			log_err("cannot write coverage %s: %s", cov_path,
+				strerror(-err));
+			ret = 1;
+		}
+	}
 cleanup:
 	engine_free(e);
 	if (sink && json_sink_close(sink) && ret == 0) {

@@ -32,10 +32,26 @@
  *   any state --invalid record header--> ST_BROKEN (-EBADMSG, sticky)
  *   per dir: tls_session_gap() / memcap refusal -> d->dead (no framing)
  *            no keys / unsupported / bad MAC   -> d->stopped (framing only)
+ *
+ * Late keys (s->hold_max > 0): where keys_tls13_handshake(),
+ * keys_tls13_app() or rec_ccs() find no secret, wait_for_keys() sets
+ * s->wait (what is missing) instead of stopping.  While s->wait is set,
+ * rec_process() appends every complete record of either direction to the
+ * held list (wire order, each record with its capture time); a gap or
+ * memcap refusal of dir sets d->dead at once (no more framing, so no record
+ * of dir is held after it) and d->kill_pending: ops->gap is told after the
+ * held records are replayed.  tls_session_retry_keys():
+ * keys_ready() -> redo the step that waited -> replay(): held records are
+ * decrypted in place, in order, until the list is empty or a later secret
+ * is missing (s->wait again).  give_up() drops the list.  Invariant: while
+ * s->wait is set no plaintext is delivered and nothing is counted twice;
+ * s->held_bytes == sum of held records' charges == what the memcap holds
+ * for them.
  */
 #include "tls.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +71,17 @@ enum { HS_CLIENT_HELLO = 1, HS_SERVER_HELLO = 2, HS_NEW_SESSION_TICKET = 4,
 enum { ST_START, ST_CLIENT_HELLO, ST_HRR, ST_SERVER_HELLO, ST_MIDSTREAM,
        ST_BROKEN };
 enum { EP_CLEAR, EP_HANDSHAKE, EP_APP };
+enum { W_NONE, W_HS13, W_APP13, W_CCS12 };	/* s->wait: what is missing */
+
+/* A record (or a gap marker) held while the session waits for keys. */
+struct held {
+	struct held *next;
+	uint64_t ts;
+	uint32_t len;
+	uint8_t dir;
+	uint8_t hdr[REC_HDR];
+	uint8_t p[];		/* len bytes of payload */
+};
 
 static const uint8_t hrr_random[32] = {
 	0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11, 0xBE, 0x1D, 0x8C,
@@ -88,6 +115,9 @@ struct tls_dir {
 	bool stopped;		/* no more decryption; framing goes on */
 	bool dead;		/* record sync lost: bytes ignored */
 	bool failed_reported;
+	bool kill_pending;	/* dead while waiting: report after replay */
+	uint64_t kill_n;
+	const char *kill_why;
 };
 
 struct tls_session {
@@ -104,6 +134,13 @@ struct tls_session {
 	bool etm_offered, etm, early_offered;
 	bool failed_any, counted_decrypted, counted_nokeys, counted_unsup;
 	uint64_t ts;
+	/* late keys */
+	uint64_t hold_max;	/* 0: never wait */
+	uint8_t wait, wait_dir;	/* W_*; dir for W_APP13 / W_CCS12 */
+	bool waited, resumed;
+	uint64_t wait_since;
+	struct held *held, **held_tail;
+	uint64_t held_bytes;
 };
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -118,6 +155,13 @@ static uint32_t be24(const uint8_t *p)
 	return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
 }
 
+/* The category of the first reason: call right before set_reason(). */
+static void set_why(struct tls_session *s, uint8_t why)
+{
+	if (!s->info.reason[0])
+		s->info.why = why;
+}
+
 __attribute__((format(printf, 2, 3)))
 static void set_reason(struct tls_session *s, const char *fmt, ...)
 {
@@ -125,6 +169,8 @@ static void set_reason(struct tls_session *s, const char *fmt, ...)
 
 	if (s->info.reason[0])
 		return;
+	if (!s->info.why)
+		s->info.why = TLS_WHY_OTHER;
 	va_start(ap, fmt);
 	vsnprintf(s->info.reason, sizeof(s->info.reason), fmt, ap);
 	va_end(ap);
@@ -157,12 +203,117 @@ static void dir_stop(struct tls_session *s, int dir, bool bad)
 
 static void no_keys(struct tls_session *s, int dir)
 {
+	set_why(s, TLS_WHY_NO_KEYS);
 	set_reason(s, "no keys for session");
 	if (!s->counted_nokeys) {
 		s->counted_nokeys = true;
 		s->st->no_keys++;
 	}
 	dir_stop(s, dir, false);
+}
+
+/* ---- late keys: the held list ---------------------------------------- */
+
+static void held_free(struct tls_session *s, struct held *h)
+{
+	uint64_t charge = sizeof(*h) + h->len;
+
+	secure_wipe(h, charge);		/* may hold plaintext after replay */
+	free(h);
+	memcap_release(s->mc, charge);
+	s->held_bytes -= charge;
+}
+
+static void held_drop(struct tls_session *s)
+{
+	struct held *h, *next;
+
+	for (h = s->held; h; h = next) {
+		next = h->next;
+		held_free(s, h);
+	}
+	s->held = NULL;
+	s->held_tail = &s->held;
+}
+
+static void held_append(struct tls_session *s, struct held *h)
+{
+	h->next = NULL;
+	*s->held_tail = h;
+	s->held_tail = &h->next;
+}
+
+static void dir_stop(struct tls_session *s, int dir, bool bad);
+
+/* Stop waiting for good: drop what is held, stop both directions. */
+__attribute__((format(printf, 2, 3)))
+static void give_up(struct tls_session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	held_drop(s);
+	s->wait = W_NONE;
+	if (!s->info.reason[0]) {
+		s->info.why = TLS_WHY_KEYS_LATE;
+		va_start(ap, fmt);
+		vsnprintf(s->info.reason, sizeof(s->info.reason), fmt, ap);
+		va_end(ap);
+	}
+	dir_stop(s, 0, false);
+	dir_stop(s, 1, false);
+}
+
+/* A secret is missing for step what (of dir).  Returns true if the session
+ * now waits for it (late keys enabled), false if the caller must stop. */
+static bool wait_for_keys(struct tls_session *s, int dir, uint8_t what)
+{
+	if (!s->hold_max)
+		return false;
+	s->wait = what;
+	s->wait_dir = (uint8_t)dir;
+	s->wait_since = s->ts;
+	if (!s->waited) {
+		s->waited = true;
+		s->st->keys_waited++;
+	}
+	return true;
+}
+
+/* Hold one complete record of dir (copied).  Always returns 0: past the
+ * bound or the memcap the session gives up instead. */
+static int hold_record(struct tls_session *s, int dir, const uint8_t *hdr,
+		       const uint8_t *payload, uint32_t len)
+{
+	uint64_t charge = sizeof(struct held) + len;
+	struct held *h;
+
+	if (s->held_bytes + charge > s->hold_max) {
+		s->st->hold_exceeded++;
+		give_up(s, "ciphertext held for keys exceeded %" PRIu64 " bytes",
+			s->hold_max);
+		return 0;
+	}
+	if (memcap_charge(s->mc, charge))
+		goto refused;
+	h = malloc(charge);
+	if (!h) {
+		memcap_release(s->mc, charge);
+		goto refused;
+	}
+	memset(h, 0, sizeof(*h));
+	h->ts = s->ts;
+	h->len = len;
+	h->dir = (uint8_t)dir;
+	memcpy(h->hdr, hdr, REC_HDR);
+	if (len)
+		memcpy(h->p, payload, len);
+	s->held_bytes += charge;
+	held_append(s, h);
+	return 0;
+refused:
+	s->st->hold_exceeded++;
+	give_up(s, "memory cap reached while holding ciphertext for keys");
+	return 0;
 }
 
 static void buf_free(struct tls_session *s, struct tls_dir *d)
@@ -211,7 +362,27 @@ static int buf_reserve(struct tls_session *s, struct tls_dir *d, uint32_t need)
 	return 0;
 }
 
-/* Record sync of dir is lost: stop it for good, tell ops. */
+/* dir is dead: stop it for good, tell ops. */
+static void dir_killed(struct tls_session *s, int dir, uint64_t n,
+		       const char *why)
+{
+	struct tls_dir *d = &s->d[dir];
+
+	d->kill_pending = false;
+	d->stopped = true;
+	buf_free(s, d);
+	hs_free(s, d);
+	if (!s->info.decrypted) {
+		set_why(s, strncmp(why, "gap", 3) ? TLS_WHY_OTHER : TLS_WHY_GAP);
+		set_reason(s, "%s", why);
+	}
+	if (s->ops && s->ops->gap)
+		s->ops->gap(s->ctx, dir, n, s->ts);
+}
+
+/* Record sync of dir is lost.  While the session waits for keys, records
+ * of dir held before this point are still to be replayed: the rest is
+ * deferred to replay(). */
 static void dir_kill(struct tls_session *s, int dir, uint64_t n,
 		     const char *why)
 {
@@ -220,18 +391,23 @@ static void dir_kill(struct tls_session *s, int dir, uint64_t n,
 	if (d->dead)
 		return;
 	d->dead = true;
-	d->stopped = true;
-	buf_free(s, d);
-	hs_free(s, d);
-	if (!s->info.decrypted)
-		set_reason(s, "%s", why);
-	if (s->ops && s->ops->gap)
-		s->ops->gap(s->ctx, dir, n, s->ts);
+	if (s->wait) {
+		buf_free(s, d);
+		hs_free(s, d);
+		d->hdr_have = 0;
+		d->kill_pending = true;
+		d->kill_n = n;
+		d->kill_why = why;
+		return;
+	}
+	dir_killed(s, dir, n, why);
 }
 
 static int session_break(struct tls_session *s, const char *why)
 {
 	s->state = ST_BROKEN;
+	held_drop(s);
+	s->wait = W_NONE;
 	set_reason(s, "%s", why);
 	s->info.decrypted = false;
 	s->info.decrypting = false;
@@ -430,6 +606,7 @@ static void unsupported(struct tls_session *s, const char *fmt, ...)
 	va_list ap;
 
 	if (!s->info.reason[0]) {
+		s->info.why = TLS_WHY_UNSUPPORTED;
 		va_start(ap, fmt);
 		vsnprintf(s->info.reason, sizeof(s->info.reason), fmt, ap);
 		va_end(ap);
@@ -453,6 +630,8 @@ static void keys_tls13_handshake(struct tls_session *s)
 	for (int dir = 0; dir < 2; dir++)
 		k[dir] = keystore_get(s->ks, s->info.client_random, lab[dir]);
 	if (!k[0] || !k[1]) {
+		if (wait_for_keys(s, 0, W_HS13))
+			return;
 		no_keys(s, 0);
 		no_keys(s, 1);
 		return;
@@ -481,7 +660,8 @@ static void keys_tls13_app(struct tls_session *s, int dir)
 		dir ? KEY_SERVER_TRAFFIC_SECRET_0 : KEY_CLIENT_TRAFFIC_SECRET_0);
 
 	if (!k) {
-		no_keys(s, dir);
+		if (!wait_for_keys(s, dir, W_APP13))
+			no_keys(s, dir);
 		return;
 	}
 	secure_wipe(d->secret, sizeof(d->secret));
@@ -677,6 +857,8 @@ static void rec_ccs(struct tls_session *s, int dir)
 		return;
 	}
 	ms = keystore_get(s->ks, s->info.client_random, KEY_CLIENT_RANDOM);
+	if (!ms && wait_for_keys(s, dir, W_CCS12))
+		return;
 	if (!ms || ms->len != 48) {
 		no_keys(s, dir);
 		return;
@@ -722,10 +904,11 @@ static int hs_result(struct tls_session *s, int dir, int rc)
 	return 0;
 }
 
-/* Decrypt one record of dir.  payload is d->buf when owned (in place),
- * else the caller's input (decrypted into d->buf). */
+/* Decrypt one record of dir.  inplace: payload is a buffer tls.c owns
+ * (d->buf or a held record) and is decrypted in place; NULL: payload is the
+ * caller's input, decrypted into d->buf. */
 static int rec_decrypt(struct tls_session *s, int dir, const uint8_t *hdr,
-		       const uint8_t *payload, uint32_t len, bool owned)
+		       const uint8_t *payload, uint32_t len, uint8_t *inplace)
 {
 	struct tls_dir *d = &s->d[dir];
 	uint8_t *pt, type;
@@ -733,11 +916,12 @@ static int rec_decrypt(struct tls_session *s, int dir, const uint8_t *hdr,
 
 	if (d->c.tls13 && hdr[0] != CT_APPDATA)
 		return 0;	/* compatibility CCS, cleartext alert */
-	if (!owned && buf_reserve(s, d, len)) {
+	if (!inplace && buf_reserve(s, d, len)) {
 		dir_kill(s, dir, 0, "memory cap reached");
 		return -ENOMEM;
 	}
-	if (tls_cipher_decrypt(&d->c, hdr, payload, len, d->buf, &pt, &pt_len,
+	if (tls_cipher_decrypt(&d->c, hdr, payload, len,
+			       inplace ? inplace : d->buf, &pt, &pt_len,
 			       &type)) {
 		if (dir == 0 && d->epoch == EP_HANDSHAKE && !d->hs_decrypted &&
 		    s->early_offered) {
@@ -747,6 +931,7 @@ static int rec_decrypt(struct tls_session *s, int dir, const uint8_t *hdr,
 			return 0;
 		}
 		s->st->bad_records++;
+		set_why(s, TLS_WHY_BAD_RECORD);
 		set_reason(s, "decryption failed (bad record MAC)");
 		dir_stop(s, dir, true);
 		return 0;
@@ -773,6 +958,7 @@ static int rec_decrypt(struct tls_session *s, int dir, const uint8_t *hdr,
 static int midstream(struct tls_session *s)
 {
 	s->state = ST_MIDSTREAM;
+	set_why(s, TLS_WHY_MIDSTREAM);
 	set_reason(s, "capture started mid-session");
 	s->st->midstream++;
 	for (int dir = 0; dir < 2; dir++) {
@@ -783,22 +969,16 @@ static int midstream(struct tls_session *s)
 	return 0;
 }
 
-/* One complete record of dir. */
-static int rec_process(struct tls_session *s, int dir, const uint8_t *hdr,
-		       const uint8_t *payload, uint32_t len, bool owned)
+/* One complete record of dir, in order (live or replayed). */
+static int rec_handle(struct tls_session *s, int dir, const uint8_t *hdr,
+		      const uint8_t *payload, uint32_t len, uint8_t *inplace)
 {
 	struct tls_dir *d = &s->d[dir];
 
-	s->info.records[dir]++;
-	if (s->state == ST_START) {
-		if (dir != 0 || hdr[0] != CT_HANDSHAKE || !len ||
-		    payload[0] != HS_CLIENT_HELLO)
-			return midstream(s);
-	}
 	if (d->stopped)
 		return 0;
 	if (d->c.keyed)
-		return rec_decrypt(s, dir, hdr, payload, len, owned);
+		return rec_decrypt(s, dir, hdr, payload, len, inplace);
 	switch (hdr[0]) {
 	case CT_HANDSHAKE:
 		if (d->epoch != EP_CLEAR)
@@ -810,6 +990,23 @@ static int rec_process(struct tls_session *s, int dir, const uint8_t *hdr,
 	default:
 		return 0;	/* cleartext alert; data before keys */
 	}
+}
+
+/* One complete record of dir as it comes off the wire. */
+static int rec_process(struct tls_session *s, int dir, const uint8_t *hdr,
+		       const uint8_t *payload, uint32_t len, uint8_t *inplace)
+{
+	s->info.records[dir]++;
+	if (s->state == ST_START) {
+		if (dir != 0 || hdr[0] != CT_HANDSHAKE || !len ||
+		    payload[0] != HS_CLIENT_HELLO)
+			return midstream(s);
+	}
+	if (s->d[dir].stopped)
+		return 0;
+	if (s->wait)
+		return hold_record(s, dir, hdr, payload, len);
+	return rec_handle(s, dir, hdr, payload, len, inplace);
 }
 
 static bool hdr_ok(const uint8_t *h)
@@ -849,7 +1046,7 @@ int tls_session_feed(struct tls_session *s, int dir, const uint8_t *p,
 					return bad_header(s);
 				if (n - REC_HDR >= rl) {
 					rc = rec_process(s, dir, p, p + REC_HDR,
-							 rl, false);
+							 rl, NULL);
 					if (rc)
 						return rc;
 					p += REC_HDR + rl;
@@ -889,7 +1086,7 @@ int tls_session_feed(struct tls_session *s, int dir, const uint8_t *p,
 				continue;
 			}
 			rc = rec_process(s, dir, d->hdr, d->buf, d->rec_len,
-					 true);
+					 d->buf);
 			if (rc)
 				return rc;
 		}
@@ -918,6 +1115,7 @@ struct tls_session *tls_session_new(struct keystore *ks,
 	s->mc = mc;
 	s->st = st ? st : &s->st_local;
 	s->st->sessions++;
+	s->held_tail = &s->held;
 	return s;
 }
 
@@ -925,6 +1123,7 @@ void tls_session_free(struct tls_session *s)
 {
 	if (!s)
 		return;
+	held_drop(s);
 	for (int dir = 0; dir < 2; dir++) {
 		struct tls_dir *d = &s->d[dir];
 
@@ -939,6 +1138,116 @@ void tls_session_free(struct tls_session *s)
 const struct tls_info *tls_session_info(const struct tls_session *s)
 {
 	return &s->info;
+}
+
+/* ---- late keys: waiting, retry, giving up ----------------------------- */
+
+void tls_session_set_key_wait(struct tls_session *s, uint64_t max_held)
+{
+	s->hold_max = max_held;
+}
+
+bool tls_session_waiting(const struct tls_session *s, uint64_t *since_ns)
+{
+	if (since_ns)
+		*since_ns = s->wait ? s->wait_since : 0;
+	return s->wait != W_NONE;
+}
+
+uint64_t tls_session_held(const struct tls_session *s)
+{
+	return s->held_bytes;
+}
+
+/* Are the secrets s->wait needs in the store now? */
+static bool keys_ready(const struct tls_session *s)
+{
+	const uint8_t *cr = s->info.client_random;
+
+	switch (s->wait) {
+	case W_HS13:
+		return keystore_get(s->ks, cr,
+				    KEY_CLIENT_HANDSHAKE_TRAFFIC_SECRET) &&
+		       keystore_get(s->ks, cr,
+				    KEY_SERVER_HANDSHAKE_TRAFFIC_SECRET);
+	case W_APP13:
+		return keystore_get(s->ks, cr, s->wait_dir ?
+				    KEY_SERVER_TRAFFIC_SECRET_0 :
+				    KEY_CLIENT_TRAFFIC_SECRET_0);
+	case W_CCS12:
+		return keystore_get(s->ks, cr, KEY_CLIENT_RANDOM);
+	default:
+		return false;
+	}
+}
+
+/* Decrypt held records in order until none is left or a secret is missing
+ * again; then report directions that died while waiting. */
+static void replay(struct tls_session *s)
+{
+	uint64_t ts = s->ts;
+
+	while (s->held && !s->wait && s->state != ST_BROKEN) {
+		struct held *h = s->held;
+
+		s->held = h->next;
+		if (!s->held)
+			s->held_tail = &s->held;
+		s->ts = h->ts;
+		rec_handle(s, h->dir, h->hdr, h->p, h->len, h->p);
+		held_free(s, h);
+	}
+	if (!s->wait)
+		for (int dir = 0; dir < 2; dir++)
+			if (s->d[dir].kill_pending)
+				dir_killed(s, dir, s->d[dir].kill_n,
+					   s->d[dir].kill_why);
+	s->ts = ts;
+}
+
+int tls_session_retry_keys(struct tls_session *s)
+{
+	uint8_t what = s->wait;
+
+	if (!what)
+		return 0;
+	if (!keys_ready(s))
+		return 1;
+	s->wait = W_NONE;
+	if (!s->resumed) {
+		s->resumed = true;
+		s->st->keys_late++;
+	}
+	switch (what) {
+	case W_HS13:
+		keys_tls13_handshake(s);
+		break;
+	case W_APP13:
+		keys_tls13_app(s, s->wait_dir);
+		break;
+	case W_CCS12:
+		rec_ccs(s, s->wait_dir);
+		break;
+	}
+	if (!s->wait)
+		replay(s);
+	return s->wait ? 1 : 0;
+}
+
+void tls_session_stop_waiting(struct tls_session *s, uint64_t waited_ns)
+{
+	if (!s->wait)
+		return;
+	if (waited_ns) {
+		s->st->keys_timeout++;
+		give_up(s, "keys did not arrive within %.3gs",
+			(double)waited_ns / 1e9);
+	} else {
+		held_drop(s);
+		s->wait = W_NONE;
+		no_keys(s, 0);
+		no_keys(s, 1);
+	}
 }
 
 int tls_looks_like_client_hello(const uint8_t *p, uint32_t n)

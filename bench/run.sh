@@ -1,7 +1,7 @@
 #!/bin/bash
 # run.sh - `make bench`: build the cached captures if needed (bench/gen.sh,
 # root), then measure tapir against tshark and openssl speed in one run
-# (bench/measure.py).  Env: TAPIR (default build/tapir), BENCH_RUNS (3),
+# (bench/measure.py), then the keys/ shim's host overhead (bench/shim.sh).  Env: TAPIR (default build/tapir), BENCH_RUNS (3),
 # BENCH_CHECK=1 (exit 1 when a target is missed).
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -13,6 +13,10 @@ bench/capture.sh
 bench/gen.sh || exit 1
 args=()
 [[ ${BENCH_CHECK:-} == 1 ]] && args+=(--check)
-exec /usr/bin/python3 bench/measure.py --tapir "$TAPIR" --runs "${BENCH_RUNS:-3}" \
+/usr/bin/python3 bench/measure.py --tapir "$TAPIR" --runs "${BENCH_RUNS:-3}" \
 	--full "$D/tls13-aes128gcm-full.pcap,$D/tls13-aes128gcm-full.keys" \
 	--half "$D/tls13-aes128gcm-half.pcap,$D/tls13-aes128gcm-half.keys" "${args[@]}"
+rc=$?
+# host overhead of the keys/ preload shim (nginx + wrk in the lab; root)
+bench/shim.sh || rc=1
+exit $rc

@@ -4,6 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "coverage.h"
 #include "engine.h"
 #include "json.h"
 #include "tt.h"
@@ -18,7 +23,8 @@ struct lab {
 	char out[1 << 16];
 };
 
-static void lab_init(struct lab *l, uint16_t cport, uint16_t sport)
+static void lab_init_keys(struct lab *l, uint16_t cport, uint16_t sport,
+			  struct keystore *ks, uint64_t key_wait_ns)
 {
 	struct engine_opts o;
 	int fd;
@@ -30,12 +36,18 @@ static void lab_init(struct lab *l, uint16_t cport, uint16_t sport)
 	l->sink = json_sink_open(l->path);
 	engine_opts_default(&o);
 	o.body.hash = true;
-	l->e = engine_new(&o, NULL, l->sink);
+	o.key_wait_ns = key_wait_ns;
+	l->e = engine_new(&o, ks, l->sink);
 	l->seq[0] = 1000;
 	l->seq[1] = 4000000000u;
 	l->ts = 1764291723000000000ULL;
 	l->cport = cport;
 	l->sport = sport;
+}
+
+static void lab_init(struct lab *l, uint16_t cport, uint16_t sport)
+{
+	lab_init_keys(l, cport, sport, NULL, 0);
 }
 
 /* Send from side (0 client, 1 server). */
@@ -211,6 +223,210 @@ TT_TEST(tls_without_keys_gives_metadata_record)
 	TT_CHECK(strstr(out, "{\"ts\":\"2025-11-28T01:02:03.0000"));
 	TT_CHECK(strstr(out, "\"duration_us\":5,"));
 	TT_CHECK(!strstr(out, "\"errors\":[]"));
+}
+
+/* ---- late keys: a real TLS 1.3 exchange through the engine ----------- */
+
+struct tls_conv {
+	struct { int dir; uint8_t *p; size_t n; } c[64];
+	size_t nc;
+	char keylog[4096];
+	size_t nkeylog;
+};
+
+static struct tls_conv *g_tc;
+
+static void tc_keylog(const SSL *ssl, const char *line)
+{
+	size_t n = strlen(line);
+
+	(void)ssl;
+	if (g_tc->nkeylog + n + 2 < sizeof(g_tc->keylog)) {
+		memcpy(g_tc->keylog + g_tc->nkeylog, line, n);
+		g_tc->nkeylog += n;
+		g_tc->keylog[g_tc->nkeylog++] = '\n';
+		g_tc->keylog[g_tc->nkeylog] = '\0';
+	}
+}
+
+static void tc_pump(struct tls_conv *tc, BIO *out[2], BIO *in[2])
+{
+	uint8_t buf[65536];
+	int n;
+
+	for (int d = 0; d < 2; d++)
+		while ((n = BIO_read(out[d], buf, sizeof(buf))) > 0) {
+			if (tc->nc < 64) {
+				tc->c[tc->nc].dir = d;
+				tc->c[tc->nc].p = malloc((size_t)n);
+				memcpy(tc->c[tc->nc].p, buf, (size_t)n);
+				tc->c[tc->nc++].n = (size_t)n;
+			}
+			BIO_write(in[!d], buf, n);
+		}
+}
+
+/* Client sends req, server answers resp, over TLS 1.3 (ALPN http/1.1). */
+static int tc_make(struct tls_conv *tc)
+{
+	SSL_CTX *cx = SSL_CTX_new(TLS_client_method());
+	SSL_CTX *sx = SSL_CTX_new(TLS_server_method());
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	SSL *ssl[2];
+	BIO *out[2], *in[2];
+	char rb[256];
+	int done = 0, ok = 0;
+	static const unsigned char alpn[] = "\x08http/1.1";
+
+	memset(tc, 0, sizeof(*tc));
+	g_tc = tc;
+	X509_set_version(x, 2);
+	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	X509_set_pubkey(x, k);
+	X509_sign(x, k, EVP_sha256());
+	SSL_CTX_use_certificate(sx, x);
+	SSL_CTX_use_PrivateKey(sx, k);
+	SSL_CTX_set_keylog_callback(cx, tc_keylog);
+	SSL_CTX_set_min_proto_version(cx, TLS1_3_VERSION);
+	for (int i = 0; i < 2; i++) {
+		ssl[i] = SSL_new(i ? sx : cx);
+		out[i] = BIO_new(BIO_s_mem());
+		in[i] = BIO_new(BIO_s_mem());
+		SSL_set_bio(ssl[i], in[i], out[i]);
+	}
+	SSL_set_alpn_protos(ssl[0], alpn, sizeof(alpn) - 1);
+	SSL_set_connect_state(ssl[0]);
+	SSL_set_accept_state(ssl[1]);
+	SSL_set_tlsext_host_name(ssl[0], "api.example");
+	for (int i = 0; i < 20 && done != 3; i++)
+		for (int s = 0; s < 2; s++) {
+			if (SSL_do_handshake(ssl[s]) == 1)
+				done |= 1 << s;
+			tc_pump(tc, out, in);
+		}
+	if (done == 3 &&
+	    SSL_write(ssl[0], req, (int)strlen(req)) > 0) {
+		tc_pump(tc, out, in);
+		if (SSL_read(ssl[1], rb, sizeof(rb)) == (int)strlen(req) &&
+		    SSL_write(ssl[1], resp, (int)strlen(resp)) > 0) {
+			tc_pump(tc, out, in);
+			ok = SSL_read(ssl[0], rb, sizeof(rb)) ==
+			     (int)strlen(resp);
+		}
+	}
+	tc_pump(tc, out, in);
+	SSL_free(ssl[0]);
+	SSL_free(ssl[1]);
+	SSL_CTX_free(cx);
+	SSL_CTX_free(sx);
+	X509_free(x);
+	EVP_PKEY_free(k);
+	g_tc = NULL;
+	return ok && tc->nkeylog > 0;
+}
+
+static void tc_free(struct tls_conv *tc)
+{
+	for (size_t i = 0; i < tc->nc; i++)
+		free(tc->c[i].p);
+}
+
+static void tc_keys(struct keystore *ks, const struct tls_conv *tc)
+{
+	const char *p = tc->keylog;
+
+	while (*p) {
+		const char *e = strchr(p, '\n');
+
+		if (keystore_add_line(ks, p, (size_t)(e - p)))
+			abort();
+		p = e + 1;
+	}
+}
+
+enum { KEYS_BEFORE, KEYS_AFTER_CLOSE, KEYS_MIDWAY, KEYS_TOO_LATE,
+       KEYS_NEVER, KEYS_NO_WAIT };
+
+static const char *late_run(struct lab *l, struct tls_conv *tc, int when)
+{
+	struct keystore *ks = keystore_new(100);
+	uint64_t wait = when == KEYS_NO_WAIT ? 0 : 5000000000ULL;
+
+	lab_init_keys(l, 40100, 9443, ks, wait);
+	if (when == KEYS_BEFORE)
+		tc_keys(ks, tc);
+	lab_handshake(l);
+	for (size_t i = 0; i < tc->nc; i++) {
+		lab_send(l, tc->c[i].dir, TCPF_PSH, (const char *)tc->c[i].p,
+			 tc->c[i].n);
+		if (when == KEYS_MIDWAY && i == tc->nc / 2) {
+			tc_keys(ks, tc);
+			engine_keys_added(l->e, l->ts);
+		}
+	}
+	lab_close(l);
+	if (when != KEYS_BEFORE && when != KEYS_MIDWAY && when != KEYS_NO_WAIT)
+		TT_EQ_INT(engine_keys_waiting(l->e), 1);
+	/* 2 s later (capture time) the keys come */
+	l->ts += 2000000000ULL;
+	engine_tick(l->e, l->ts);
+	if (when == KEYS_AFTER_CLOSE) {
+		tc_keys(ks, tc);
+		engine_keys_added(l->e, l->ts);
+		TT_EQ_INT(engine_keys_waiting(l->e), 0);
+	}
+	if (when == KEYS_TOO_LATE) {
+		l->ts += 4000000000ULL;
+		engine_tick(l->e, l->ts);
+		TT_EQ_INT(engine_keys_waiting(l->e), 0);
+		tc_keys(ks, tc);
+		engine_keys_added(l->e, l->ts);
+	}
+	engine_finish(l->e, l->ts + 1);
+	{
+		const struct coverage_totals *t =
+			coverage_totals(engine_coverage(l->e));
+		int why = when == KEYS_TOO_LATE ? TLS_WHY_KEYS_LATE :
+			  TLS_WHY_NO_KEYS;
+
+		TT_EQ_INT(t->sessions, 1);
+		TT_EQ_INT(t->decrypted, when <= KEYS_MIDWAY);
+		TT_EQ_INT(t->why[why], when > KEYS_MIDWAY);
+	}
+	lab_finish(l);
+	keystore_free(ks);
+	return l->out;
+}
+
+TT_TEST(late_keys_through_engine)
+{
+	static struct lab l;
+	struct tls_conv tc;
+	const char *out;
+
+	TT_REQUIRE(tc_make(&tc));
+	for (int when = KEYS_BEFORE; when <= KEYS_NO_WAIT; when++) {
+		int decrypts = when <= KEYS_MIDWAY;
+
+		out = late_run(&l, &tc, when);
+		TT_EQ_INT(count(out, "\n"), 1);
+		TT_EQ_INT(count(out, "\"decrypted\":true"), decrypts);
+		TT_EQ_INT(count(out, "\"path\":\"/hello\""), decrypts);
+		TT_EQ_INT(count(out, "\"body\":\"hello\""), decrypts);
+		TT_EQ_INT(count(out, "\"errors\":[]"), decrypts);
+		TT_CHECK(strstr(out, "\"sni\":\"api.example\""));
+		if (when == KEYS_TOO_LATE)
+			TT_CHECK(strstr(out, "keys did not arrive within 5s"));
+		if (when == KEYS_NEVER || when == KEYS_NO_WAIT)
+			TT_CHECK(strstr(out, "no keys for session"));
+		if (tt_cur_failed) {
+			fprintf(stderr, "case %d: %s\n", when, out);
+			break;
+		}
+	}
+	tc_free(&tc);
 }
 
 TT_MAIN()

@@ -341,4 +341,82 @@ TT_TEST(load_file_line_numbers)
 	keystore_free(ks);
 }
 
+TT_TEST(ttl_expiry)
+{
+	struct keystore *ks = keystore_new(0);
+	const uint64_t s = 1000000000ULL, ttl = 600 * s;
+	uint8_t cr[32];
+	char line[512];
+
+	/* no TTL: expire does nothing */
+	mk_random(cr, 1);
+	mk_line(line, "CLIENT_RANDOM", cr, 0x11, 48);
+	TT_EQ_INT(add(ks, line), 0);
+	TT_EQ_INT(keystore_expire(ks, 1), 0);
+	TT_EQ_INT(keystore_expire(ks, 100 * ttl), 0);
+	TT_EQ_INT(keystore_count(ks), 1);
+
+	keystore_set_ttl(ks, ttl);
+	for (unsigned i = 2; i < 12; i++) {	/* born at 10 s */
+		mk_random(cr, i);
+		mk_line(line, "CLIENT_RANDOM", cr, 0x22, 48);
+		TT_EQ_INT(add(ks, line), 0);
+	}
+	TT_EQ_INT(keystore_expire(ks, 10 * s), 0);
+	for (unsigned i = 12; i < 15; i++) {	/* born at 300 s */
+		mk_random(cr, i);
+		mk_line(line, "CLIENT_RANDOM", cr, 0x33, 48);
+		TT_EQ_INT(add(ks, line), 0);
+	}
+	TT_EQ_INT(keystore_expire(ks, 300 * s), 0);
+	TT_EQ_INT(keystore_count(ks), 14);
+	TT_EQ_INT(keystore_expire(ks, 10 * s + ttl - 1), 0);
+	/* the first 11 (the one added before the TTL was set counts from the
+	 * first expire call: 1 s... 10 s) */
+	TT_EQ_INT(keystore_expire(ks, 10 * s + ttl), 11);
+	TT_EQ_INT(keystore_count(ks), 3);
+	mk_random(cr, 3);
+	TT_CHECK(!keystore_get(ks, cr, KEY_CLIENT_RANDOM));
+	mk_random(cr, 13);
+	TT_CHECK(keystore_get(ks, cr, KEY_CLIENT_RANDOM));
+	/* a later label for a session does not renew it */
+	mk_line(line, "CLIENT_TRAFFIC_SECRET_0", cr, 0x44, 32);
+	TT_EQ_INT(add(ks, line), 0);
+	TT_EQ_INT(keystore_expire(ks, 300 * s + ttl), 3);
+	TT_EQ_INT(keystore_count(ks), 0);
+	TT_EQ_INT(keystore_stats(ks)->expired, 14);
+	TT_EQ_INT(keystore_stats(ks)->evicted, 0);
+	/* time going backwards expires nothing */
+	mk_random(cr, 20);
+	mk_line(line, "CLIENT_RANDOM", cr, 0x55, 48);
+	TT_EQ_INT(add(ks, line), 0);
+	TT_EQ_INT(keystore_expire(ks, 5000 * s), 0);
+	TT_EQ_INT(keystore_expire(ks, 1 * s), 0);
+	TT_EQ_INT(keystore_count(ks), 1);
+	keystore_free(ks);
+}
+
+/* Count bound = memory bound: a flood of sessions keeps both fixed. */
+TT_TEST(memory_bounded)
+{
+	struct keystore *ks = keystore_new(1000);
+	uint8_t cr[32];
+	char line[512];
+	size_t mem1k = 0;
+
+	for (unsigned i = 0; i < 50000; i++) {
+		mk_random(cr, i);
+		memcpy(cr + 28, &i, 4);		/* unique */
+		mk_line(line, "CLIENT_RANDOM", cr, 0x66, 48);
+		TT_EQ_INT(add(ks, line), 0);
+		if (i == 999)
+			mem1k = keystore_memory(ks);
+	}
+	TT_EQ_INT(keystore_count(ks), 1000);
+	TT_EQ_INT(keystore_stats(ks)->evicted, 49000);
+	TT_CHECK(keystore_memory(ks) <= mem1k + 64 * 1024);
+	TT_CHECK(keystore_memory(ks) < 1000 * 600 + 64 * 1024);
+	keystore_free(ks);
+}
+
 TT_MAIN()

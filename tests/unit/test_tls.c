@@ -1278,4 +1278,276 @@ TT_TEST(perf_aes128gcm)
 	conv_free(&cv);
 }
 
+/* ---- late keys -------------------------------------------------------- */
+
+/* Add key log lines to an existing store; only those whose label starts
+ * with one of the prefixes in want (NULL: all). */
+static void ks_add(struct keystore *ks, const char *text, size_t n,
+		   const char *const *want)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		const char *e = memchr(text + i, '\n', n - i);
+		size_t l = e ? (size_t)(e - (text + i)) : n - i;
+		int take = !want;
+
+		for (size_t w = 0; want && want[w]; w++)
+			take |= !strncmp(text + i, want[w], strlen(want[w]));
+		if (take && keystore_add_line(ks, text + i, l))
+			abort();
+		i += l + 1;
+	}
+}
+
+/* Feed chunks [from, to) of cv. */
+static void feed_range(struct run *r, const struct conv *cv, size_t from,
+		       size_t to)
+{
+	for (size_t i = from; i < to && i < cv->nc; i++)
+		r->rc_bad |= gfeed(r->s, cv->c[i].dir, cv->c[i].p,
+				   cv->c[i].n) != 0;
+}
+
+static const struct tcfg *late_cfgs[] = {
+	&small13, &small12, &cases[0], &cases[3], &cases[6], &cases[19],
+	&cases[21], &cases[23],
+};
+
+/* Keys arrive after every byte of the session: all of it decrypts, in
+ * order, exactly as if the keys had been there from the start. */
+TT_TEST(late_keys_after_all)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(late_cfgs); i++) {
+		struct conv cv;
+		uint64_t since;
+
+		tt_cur_name = late_cfgs[i]->name;
+		TT_REQUIRE(make_conv(late_cfgs[i], &cv));
+		for (int mode = FEED_CHUNKS; mode <= FEED_RANDOM; mode += 2) {
+			struct run r;
+
+			run_start(&r, &cv, keystore_new(100));
+			tls_session_set_key_wait(r.s, TLS_HOLD_MAX_DEFAULT);
+			feed_conv(&r, &cv, mode);
+			TT_CHECK(tls_session_waiting(r.s, &since));
+			TT_EQ_INT(since, 1000);
+			TT_CHECK(tls_session_held(r.s) > cv.nsent[0] +
+				 cv.nsent[1]);
+			TT_EQ_INT(r.mc.used >= tls_session_held(r.s), 1);
+			TT_EQ_INT(r.k.n[0] + r.k.n[1], 0);
+			TT_EQ_STR(tls_session_info(r.s)->reason, "");
+			/* nothing new: still waiting */
+			TT_EQ_INT(tls_session_retry_keys(r.s), 1);
+			ks_add(r.ks, cv.keylog, cv.nkeylog, NULL);
+			TT_EQ_INT(tls_session_retry_keys(r.s), 0);
+			TT_CHECK(!tls_session_waiting(r.s, NULL));
+			TT_EQ_INT(tls_session_held(r.s), 0);
+			check_ok(&r, &cv);
+			TT_EQ_INT(r.st.keys_waited, 1);
+			TT_EQ_INT(r.st.keys_late, 1);
+			run_end(&r);
+		}
+		conv_free(&cv);
+	}
+	tt_cur_name = "late_keys_after_all";
+}
+
+/* Keys arrive after half the chunks; the rest is fed afterwards. */
+TT_TEST(late_keys_after_half)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(late_cfgs); i++) {
+		struct conv cv;
+		struct run r;
+
+		tt_cur_name = late_cfgs[i]->name;
+		TT_REQUIRE(make_conv(late_cfgs[i], &cv));
+		run_start(&r, &cv, keystore_new(100));
+		tls_session_set_key_wait(r.s, TLS_HOLD_MAX_DEFAULT);
+		feed_range(&r, &cv, 0, cv.nc / 2);
+		TT_EQ_INT(r.k.n[0] + r.k.n[1], 0);
+		ks_add(r.ks, cv.keylog, cv.nkeylog, NULL);
+		TT_EQ_INT(tls_session_retry_keys(r.s), 0);
+		feed_range(&r, &cv, cv.nc / 2, cv.nc);
+		check_ok(&r, &cv);
+		TT_EQ_INT(r.st.keys_waited, 1);
+		run_end(&r);
+		conv_free(&cv);
+	}
+	tt_cur_name = "late_keys_after_half";
+}
+
+/* TLS 1.3 secrets one label at a time: handshake secrets first (the
+ * session resumes, then waits again at the Finished), traffic secrets
+ * later.  A secret for the wrong direction does not resume it. */
+TT_TEST(late_keys_piecemeal)
+{
+	static const char *const chs[] = { "CLIENT_HANDSHAKE", NULL };
+	static const char *const shs[] = { "SERVER_HANDSHAKE", NULL };
+	static const char *const cts[] = { "CLIENT_TRAFFIC", NULL };
+	static const char *const sts[] = { "SERVER_TRAFFIC", NULL };
+	struct conv cv;
+	struct run r;
+
+	TT_REQUIRE(make_conv(&cases[19], &cv));	/* KeyUpdate both ways */
+	run_start(&r, &cv, keystore_new(100));
+	tls_session_set_key_wait(r.s, TLS_HOLD_MAX_DEFAULT);
+	feed_conv(&r, &cv, FEED_CHUNKS);
+	ks_add(r.ks, cv.keylog, cv.nkeylog, chs);
+	TT_EQ_INT(tls_session_retry_keys(r.s), 1);
+	ks_add(r.ks, cv.keylog, cv.nkeylog, shs);
+	TT_EQ_INT(tls_session_retry_keys(r.s), 1);	/* at a Finished */
+	TT_EQ_STR(tls_session_info(r.s)->alpn, "h2");	/* from EE */
+	TT_EQ_INT(r.k.n[0] + r.k.n[1], 0);
+	ks_add(r.ks, cv.keylog, cv.nkeylog, cts);
+	ks_add(r.ks, cv.keylog, cv.nkeylog, sts);
+	TT_EQ_INT(tls_session_retry_keys(r.s), 0);
+	check_ok(&r, &cv);
+	run_end(&r);
+	conv_free(&cv);
+}
+
+/* Keys never come: the engine gives up after --key-wait (or at the end
+ * of input); held memory goes back to the memcap at once. */
+TT_TEST(late_keys_never)
+{
+	for (size_t i = 0; i < 2; i++) {
+		struct conv cv;
+
+		TT_REQUIRE(make_conv(late_cfgs[i], &cv));
+		for (int end = 0; end < 2; end++) {
+			struct run r;
+			const struct tls_info *in;
+			uint64_t held;
+
+			run_start(&r, &cv, keystore_new(100));
+			tls_session_set_key_wait(r.s, TLS_HOLD_MAX_DEFAULT);
+			feed_range(&r, &cv, 0, cv.nc / 2);
+			held = tls_session_held(r.s);
+			TT_CHECK(held > 0);
+			tls_session_stop_waiting(r.s, end ? 0 : 5000000000ULL);
+			in = tls_session_info(r.s);
+			TT_EQ_STR(in->reason, end ? "no keys for session" :
+				  "keys did not arrive within 5s");
+			TT_CHECK(!tls_session_waiting(r.s, NULL));
+			TT_EQ_INT(tls_session_held(r.s), 0);
+			TT_CHECK(r.mc.used <= 2 * 18432);  /* record buffers */
+			TT_EQ_INT(r.k.failed[0], 1);
+			TT_EQ_INT(r.k.failed[1], 1);
+			/* the rest of the session is framed, not held */
+			feed_range(&r, &cv, cv.nc / 2, cv.nc);
+			TT_EQ_INT(tls_session_held(r.s), 0);
+			TT_CHECK(r.mc.used <= 2 * 18432);
+			/* keys coming now change nothing */
+			ks_add(r.ks, cv.keylog, cv.nkeylog, NULL);
+			TT_EQ_INT(tls_session_retry_keys(r.s), 0);
+			TT_EQ_INT(r.k.n[0] + r.k.n[1], 0);
+			TT_CHECK(!in->decrypted);
+			TT_EQ_INT(r.st.keys_timeout, !end);
+			TT_EQ_INT(r.st.no_keys, end);
+			run_end(&r);	/* memcap back to 0 */
+		}
+		conv_free(&cv);
+	}
+}
+
+/* The per-session bound, and the memcap, stop the hold. */
+TT_TEST(late_keys_bound)
+{
+	struct conv cv;
+
+	TT_REQUIRE(make_conv(&cases[0], &cv));	/* 20000 + 40000 bytes */
+	for (int capped = 0; capped < 2; capped++) {
+		struct run r;
+		const struct tls_info *in;
+
+		run_start(&r, &cv, keystore_new(100));
+		if (capped)
+			memcap_init(&r.mc, 30000);
+		tls_session_set_key_wait(r.s, capped ? TLS_HOLD_MAX_DEFAULT
+						     : 10000);
+		feed_conv(&r, &cv, FEED_RANDOM);
+		in = tls_session_info(r.s);
+		TT_EQ_INT(r.rc_bad, 0);
+		TT_CHECK(!tls_session_waiting(r.s, NULL));
+		TT_EQ_INT(tls_session_held(r.s), 0);
+		TT_EQ_STR(in->reason, capped ?
+			  "memory cap reached while holding ciphertext for keys" :
+			  "ciphertext held for keys exceeded 10000 bytes");
+		TT_EQ_INT(r.st.hold_exceeded, 1);
+		ks_add(r.ks, cv.keylog, cv.nkeylog, NULL);
+		TT_EQ_INT(tls_session_retry_keys(r.s), 0);
+		TT_EQ_INT(r.k.n[0] + r.k.n[1], 0);
+		TT_CHECK(!in->decrypted);
+		TT_CHECK(r.mc.used <= 2 * 18432);
+		run_end(&r);
+	}
+	conv_free(&cv);
+}
+
+/* A gap while waiting: what came before it decrypts once keys arrive, then
+ * the gap is reported, in that order; the other direction is whole. */
+TT_TEST(late_keys_gap)
+{
+	struct conv cv;
+	struct run r;
+	size_t big = 0;
+
+	TT_REQUIRE(make_conv(&cases[3], &cv));
+	for (size_t i = 0; i < cv.nc; i++)
+		if (cv.c[i].dir == 1 && cv.c[i].n > 10000) {
+			big = i;
+			break;
+		}
+	TT_REQUIRE(big);
+	run_start(&r, &cv, keystore_new(100));
+	tls_session_set_key_wait(r.s, TLS_HOLD_MAX_DEFAULT);
+	for (size_t i = 0; i < cv.nc; i++) {
+		if (i == big) {
+			r.rc_bad |= gfeed(r.s, 1, cv.c[i].p,
+					  cv.c[i].n - 100) != 0;
+			tls_session_gap(r.s, 1, 100, 5);
+			continue;
+		}
+		r.rc_bad |= gfeed(r.s, cv.c[i].dir, cv.c[i].p, cv.c[i].n) != 0;
+	}
+	TT_EQ_INT(r.k.gaps[1], 0);		/* not yet: in order */
+	ks_add(r.ks, cv.keylog, cv.nkeylog, NULL);
+	TT_EQ_INT(tls_session_retry_keys(r.s), 0);
+	TT_EQ_INT(r.rc_bad, 0);
+	TT_EQ_INT(r.k.gaps[1], 1);
+	TT_EQ_INT(r.k.gaps[0], 0);
+	TT_EQ_INT(r.k.n[0], cv.nsent[0]);
+	TT_CHECK(r.k.n[1] > 0 && r.k.n[1] < cv.nsent[1]); /* whole records */
+	TT_EQ_INT(r.k.prefix_bad, 0);
+	run_end(&r);
+	conv_free(&cv);
+}
+
+/* Retry between two halves of one record (a key arrives while a record
+ * is being reassembled): the partial record is not disturbed. */
+TT_TEST(late_keys_mid_record)
+{
+	struct conv cv;
+	struct run r;
+
+	TT_REQUIRE(make_conv(&cases[3], &cv));
+	run_start(&r, &cv, keystore_new(100));
+	tls_session_set_key_wait(r.s, TLS_HOLD_MAX_DEFAULT);
+	for (size_t i = 0; i < cv.nc; i++) {
+		size_t h = cv.c[i].n / 2;
+
+		r.rc_bad |= gfeed(r.s, cv.c[i].dir, cv.c[i].p, h) != 0;
+		if (i == cv.nc / 2) {
+			ks_add(r.ks, cv.keylog, cv.nkeylog, NULL);
+			TT_EQ_INT(tls_session_retry_keys(r.s), 0);
+		}
+		r.rc_bad |= gfeed(r.s, cv.c[i].dir, cv.c[i].p + h,
+				  cv.c[i].n - h) != 0;
+	}
+	check_ok(&r, &cv);
+	run_end(&r);
+	conv_free(&cv);
+}
+
 TT_MAIN()

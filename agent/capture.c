@@ -526,6 +526,16 @@ static void poll_keylogs(struct capture *cap, int only_fd, uint64_t now)
 	}
 }
 
+/* source_ring hook: during a long drain, pick up key log lines that
+ * arrived meanwhile (the inotify descriptor is non-blocking: cheap when
+ * nothing changed). */
+static void drain_hook(void *ctx)
+{
+	struct capture *cap = ctx;
+
+	poll_keylogs(cap, -2, source_ring_now(cap->src));
+}
+
 static int run_loop(struct capture *cap, int sfd)
 {
 	struct epoll_event ev, evs[16];
@@ -553,6 +563,8 @@ static int run_loop(struct capture *cap, int sfd)
 		if (ev.data.fd >= 0)
 			epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
 	}
+	if (cap->nkeylogs)
+		source_ring_set_hook(cap->src, drain_hook, cap);
 	next_stats = cap->stats_interval_ns ? start + cap->stats_interval_ns : 0;
 	while (!stop) {
 		n = epoll_wait(ep, evs, (int)ARRAY_SIZE(evs), 1000);

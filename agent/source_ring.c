@@ -33,6 +33,8 @@ struct source_ring {
 	uint64_t window_ns;
 	uint64_t seed[2];
 	struct dedup_slot *dd;
+	void (*hook)(void *ctx);
+	void *hook_ctx;
 };
 
 static uint64_t clock_ns(clockid_t c)
@@ -93,6 +95,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	struct seg s;
 
 	r->st.events++;
+	if (r->hook && r->st.events % SOURCE_RING_HOOK_EVENTS == 0)
+		r->hook(r->hook_ctx);
 	if (size < sizeof(*ev) || ev->len > size - sizeof(*ev) ||
 	    (ev->family != 4 && ev->family != 6)) {
 		r->st.bad++;
@@ -153,6 +157,13 @@ struct source_ring *source_ring_new(int map_fd, struct engine *e,
 		return NULL;
 	}
 	return r;
+}
+
+void source_ring_set_hook(struct source_ring *r, void (*fn)(void *ctx),
+			  void *ctx)
+{
+	r->hook = fn;
+	r->hook_ctx = ctx;
 }
 
 int source_ring_fd(const struct source_ring *r)

@@ -54,6 +54,12 @@ int source_ring_fd(const struct source_ring *r);
 /* Hand every waiting event to the engine.  Returns the number of events
  * read (>= 0) or -errno. */
 int source_ring_drain(struct source_ring *r);
+/* fn(ctx) is called every SOURCE_RING_HOOK_EVENTS events during a drain:
+ * a long burst must not keep the caller from reading key log lines that
+ * the sessions in that very burst are waiting for. */
+#define SOURCE_RING_HOOK_EVENTS 64
+void source_ring_set_hook(struct source_ring *r, void (*fn)(void *ctx),
+			  void *ctx);
 /* The capture clock now (ns since the epoch, see above). */
 uint64_t source_ring_now(const struct source_ring *r);
 /* Turn an event's monotonic stamp into capture time. */

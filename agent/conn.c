@@ -57,6 +57,7 @@ struct conn {
 	uint8_t end_pending[2];		/* by role: 1 end, 2 reset */
 	struct flow_key key;		/* copies of f's facts when detached */
 	uint64_t first_ts_ns, last_ts_ns;
+	uint32_t ifindex;
 };
 
 static const uint8_t h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -74,7 +75,8 @@ static void fill_flow(struct conn *c, struct call *call)
 		     k->addr[!ci], k->port[!ci]);
 	if (c->env->opts->describe_flow)
 		c->env->opts->describe_flow(c->env->opts->describe_ctx,
-					    c->f->ifindex, k->family,
+					    c->f ? c->f->ifindex : c->ifindex,
+					    k->family,
 					    k->addr[ci], k->addr[!ci],
 					    call->flow.iface,
 					    sizeof(call->flow.iface),
@@ -578,6 +580,7 @@ static void conn_close(void *ctx, struct flow *f, void *app)
 		c->key = f->key;
 		c->first_ts_ns = f->first_ts_ns;
 		c->last_ts_ns = f->last_ts_ns;
+		c->ifindex = f->ifindex;
 		c->f = NULL;
 		c->detached = true;
 		return;

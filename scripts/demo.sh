@@ -58,14 +58,19 @@ lab_c "$LAB" curl "${curl_opts[@]}" "$url/1m.bin" >/dev/null
 echo "demo: and one plain HTTP/1.1 request" >&2
 lab_c "$LAB" curl -sS -o /dev/null "http://$LAB_SRV4/echo-json?plain=1"
 sleep 0.3
-kill -TERM "$tpid"
-wait "$tpid" || true
+kill -TERM "$tpid" 2>/dev/null
+trc=0
+wait "$tpid" || trc=$?
 tpid=
 unset SSLKEYLOGFILE
 
 echo >&2
 cat "$work/tapir.err" >&2
 echo >&2
+if [[ $trc -ne 0 ]]; then
+	echo "demo: tapir capture failed (exit status $trc)" >&2
+	exit 1
+fi
 if command -v jq >/dev/null; then
 	jq -c . "$work/calls.json"
 	echo >&2

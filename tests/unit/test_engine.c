@@ -23,6 +23,19 @@ struct lab {
 	char out[1 << 16];
 };
 
+/* engine_opts.describe_flow, as tapir capture sets it */
+static void describe(void *ctx, uint32_t ifindex, uint8_t family,
+		     const uint8_t *client, const uint8_t *server, char *iface,
+		     size_t iface_len, const char **direction)
+{
+	(void)ctx;
+	(void)family;
+	(void)client;
+	(void)server;
+	snprintf(iface, iface_len, "if%u", ifindex);
+	*direction = "east-west";
+}
+
 static void lab_init_keys(struct lab *l, uint16_t cport, uint16_t sport,
 			  struct keystore *ks, uint64_t key_wait_ns)
 {
@@ -37,6 +50,10 @@ static void lab_init_keys(struct lab *l, uint16_t cport, uint16_t sport,
 	engine_opts_default(&o);
 	o.body.hash = true;
 	o.key_wait_ns = key_wait_ns;
+	if (key_wait_ns) {
+		o.describe_flow = describe;
+		o.describe_ctx = l;
+	}
 	l->e = engine_new(&o, ks, l->sink);
 	l->seq[0] = 1000;
 	l->seq[1] = 4000000000u;
@@ -68,6 +85,7 @@ static void lab_send(struct lab *l, int side, uint8_t flags, const char *p,
 	s.flags = flags | (flags & TCPF_SYN && side == 0 ? 0 : TCPF_ACK);
 	s.payload = (const uint8_t *)p;
 	s.len = s.wire_len = (uint32_t)n;
+	s.ifindex = 7;
 	s.ts_ns = (l->ts += 1000);
 	engine_push(l->e, &s);
 	l->seq[side] += (uint32_t)n + ((flags & (TCPF_SYN | TCPF_FIN)) ? 1 : 0);
@@ -417,6 +435,10 @@ TT_TEST(late_keys_through_engine)
 		TT_EQ_INT(count(out, "\"body\":\"hello\""), decrypts);
 		TT_EQ_INT(count(out, "\"errors\":[]"), decrypts);
 		TT_CHECK(strstr(out, "\"sni\":\"api.example\""));
+		/* flow facts survive the flow: keys after close come to a
+		 * connection whose flow is gone */
+		if (when != KEYS_NO_WAIT)
+			TT_CHECK(strstr(out, "\"iface\":\"if7\",\"direction\":\"east-west\""));
 		if (when == KEYS_TOO_LATE)
 			TT_CHECK(strstr(out, "keys did not arrive within 5s"));
 		if (when == KEYS_NEVER || when == KEYS_NO_WAIT)

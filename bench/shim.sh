@@ -4,7 +4,9 @@
 # so every request is a full handshake and logs its keys), without and with
 # build/libtapir-keylog.so, in the lab's namespaces, measured in one run.
 # Rounds alternate (without, with, without, ...) so drift hits both; the
-# ratio is median(with) / median(without).  Target >= 0.98.
+# ratio is best(with) / best(without): on a shared machine other load only
+# ever slows a run down, so the best run of each is the least disturbed
+# (as test_tls's perf case does).  Medians are printed too.  Target >= 0.98.
 # Modes: file (SSLKEYLOGFILE) and socket (TAPIR_KEY_SOCKET, a listener
 # reading the lines).  Env: SHIM_BENCH_SECS (5), SHIM_BENCH_ROUNDS (5),
 # SHIM_BENCH_CONNS (32), BENCH_CHECK=1 (exit 1 below target).  Needs root.
@@ -59,6 +61,8 @@ wrk_rps() {	# "req/s requests" of one wrk run, new connection per request
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+best() { sort -g | tail -n 1; }		# highest
+least() { sort -g | head -n 1; }	# lowest
 
 rm -f "$D/bench.sock"
 /usr/bin/python3 tests/lib/key_collector.py "$D/bench.sock" "$D/bench-sock.log" >/dev/null 2>&1 &
@@ -90,22 +94,28 @@ for ((r = 0; r < ROUNDS; r++)); do
 done
 lab_nginx_stop "$N"
 
-base=$(tr ' ' '\n' <<<"${res[none]}" | grep . | median)
+base=$(tr ' ' '\n' <<<"${res[none]}" | grep . | best)
+bmed=$(tr ' ' '\n' <<<"${res[none]}" | grep . | median)
 rc=0
-printf 'bench shim: nginx, TLS 1.3, new connection per request, %d conns, %d x %ss\n' "$CONNS" "$ROUNDS" "$SECS"
-printf '  %-8s %10s req/s  (runs: %s)\n' without "$base" "${res[none]}"
+printf 'bench shim: nginx, TLS 1.3, new connection per request, %d conns, best of %d x %ss\n' "$CONNS" "$ROUNDS" "$SECS"
+printf '  %-8s %10s req/s  (median %s; runs: %s)\n' without "$base" "$bmed" "${res[none]}"
 for m in file socket; do
-	v=$(tr ' ' '\n' <<<"${res[$m]}" | grep . | median)
+	v=$(tr ' ' '\n' <<<"${res[$m]}" | grep . | best)
+	med=$(tr ' ' '\n' <<<"${res[$m]}" | grep . | median)
 	ratio=$(awk -v a="$v" -v b="$base" 'BEGIN {printf "%.3f", a / b}')
 	ok=$(awk -v x="$ratio" 'BEGIN {print (x >= 0.98) ? "ok" : "BELOW TARGET"}')
-	printf '  %-8s %10s req/s  ratio %s (target >= 0.98: %s)  (runs: %s)\n' \
-		"$m" "$v" "$ratio" "$ok" "${res[$m]}"
+	printf '  %-8s %10s req/s  ratio %s (target >= 0.98: %s)  (median %s, ratio of medians %s; runs: %s)\n' \
+		"$m" "$v" "$ratio" "$ok" "$med" \
+		"$(awk -v a="$med" -v b="$bmed" 'BEGIN {printf "%.3f", a / b}')" "${res[$m]}"
 	[[ $ok == ok ]] || rc=1
 done
 
 # The cost per handshake alone, without the network or nginx: CPU time of
 # build/tools/tls_pair (client + server handshakes in one process) with and
-# without the shim writing every key line.
+# without the shim writing every key line.  "appcb" is the program's own
+# keylog callback writing to /dev/null, no shim: OpenSSL's cost of making
+# key log lines at all (it formats them byte by byte), which any key export
+# through the keylog callback pays.
 TOOL=$ROOT/build/tools/tls_pair
 if [[ -x $TOOL ]]; then
 	cpu() { local me=$BASHPID t0 t1
@@ -116,15 +126,16 @@ if [[ -x $TOOL ]]; then
 	declare -A ct
 	for ((r = 0; r < ROUNDS; r++)); do
 		ct[none]+="$(cpu "$TOOL" -n 1000) "
+		ct[appcb]+="$(cpu "$TOOL" -n 1000 -a /dev/null) "
 		rm -f "$D/micro.log"
 		ct[file]+="$(cpu env LD_PRELOAD="$SHIM" SSLKEYLOGFILE="$D/micro.log" "$TOOL" -n 1000) "
 		ct[socket]+="$(cpu env LD_PRELOAD="$SHIM" TAPIR_KEY_SOCKET="$D/bench.sock" "$TOOL" -n 1000) "
 	done
-	b=$(tr ' ' '\n' <<<"${ct[none]}" | grep . | median)
-	echo "bench shim: 1000 in-process handshakes (tools/tls_pair), CPU ticks, median of $ROUNDS"
+	b=$(tr ' ' '\n' <<<"${ct[none]}" | grep . | least)
+	echo "bench shim: 1000 in-process handshakes (tools/tls_pair), CPU ticks, least of $ROUNDS"
 	printf '  %-8s %6s ticks\n' without "$b"
-	for m in file socket; do
-		v=$(tr ' ' '\n' <<<"${ct[$m]}" | grep . | median)
+	for m in appcb file socket; do
+		v=$(tr ' ' '\n' <<<"${ct[$m]}" | grep . | least)
 		printf '  %-8s %6s ticks  ratio (without/with) %s\n' "$m" "$v" \
 			"$(awk -v a="$b" -v c="$v" 'BEGIN {printf "%.3f", (c > 0) ? a / c : 0}')"
 	done

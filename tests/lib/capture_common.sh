@@ -64,7 +64,11 @@ c_stop() {
 }
 
 c_cleanup() {	# EXIT: a tapir still running is stopped (it detaches)
-	[[ -n ${C_PID:-} ]] && kill -TERM "$C_PID" 2>/dev/null && wait "$C_PID"
+	local rc=$?
+	if [[ -n ${C_PID:-} ]] && kill -TERM "$C_PID" 2>/dev/null; then
+		wait "$C_PID"
+	fi
+	(exit $rc)	# t_cleanup exits with the script's own status
 	t_cleanup
 }
 

@@ -45,10 +45,21 @@ void call_free(struct call *c)
 		return;
 	msg_fini(&c->req);
 	msg_fini(&c->resp);
+	free(c->grpc.sizes[0]);
+	free(c->grpc.sizes[1]);
+	free(c->grpc.status);
+	free(c->grpc.message);
 	for (size_t i = 0; i < c->nerrors; i++)
 		free(c->errors[i]);
 	free(c->errors);
 	free(c);
+}
+
+void http_msg_reset(struct http_msg *m, const struct body_opts *opts)
+{
+	msg_fini(m);
+	memset(m, 0, sizeof(*m));
+	body_init(&m->body, opts);
 }
 
 static void add_hdr(struct hdr **arr, size_t *n, size_t *cap, const char *name,

@@ -89,6 +89,10 @@ void call_free(struct call *c);	/* accepts NULL */
  * with opts).  Used when an interim message is replaced (h2c: the 101). */
 void http_msg_reset(struct http_msg *m, const struct body_opts *opts);
 
+/* Drop the header fields of m (pseudo-header values, status, headers), or
+ * only its trailers; the body stays. */
+void http_msg_drop_fields(struct http_msg *m, bool trailers_only);
+
 /* Append a header / trailer (copies name and value). */
 void http_msg_add_header(struct http_msg *m, const char *name, size_t nlen,
 			 const char *value, size_t vlen);

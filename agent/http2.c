@@ -68,7 +68,9 @@
  *   "gRPC message truncated in request|response"
  *   "gap in X body", "decoding error (coding) in X body",
  *   "unsupported content-encoding 'v' in X body; recorded as sent"
- *   "HTTP/2 protocol error: <what>"   connection broken, e.g.
+ *   "HTTP/2 protocol error: <what>"   connection broken (when no stream
+ *       is open to carry it, a call without request or response and
+ *       stream_id 0 carries it), e.g.
  *       "invalid connection preface", "frame of N bytes exceeds max frame
  *       size M (TYPE)", "SETTINGS frame length N not a multiple of 6",
  *       "PING frame length N != 8", "WINDOW_UPDATE frame length N != 4",
@@ -437,6 +439,19 @@ static void conn_break(struct h2_conn *h, const char *fmt, ...)
 		free(d->hb);
 		d->hb = NULL;
 		d->hb_len = d->hb_cap = 0;
+	}
+	if (!h->head) {
+		/* nothing open to carry it: a record of its own, so a broken
+		 * connection is never silent */
+		struct call *c = call_new(&h->o.body);
+
+		c->http_version = "2";
+		call_error(c, "%s", h->broken);
+		if (h->emit)
+			h->emit(h->ctx, c);
+		else
+			call_free(c);
+		return;
 	}
 	while (h->head)
 		stream_close(h, h->head, h->broken);
@@ -891,6 +906,8 @@ static void block_decode(struct h2_conn *h, int dir, const uint8_t *in,
 	} else {
 		int r = inflate_block(h, dir, in, len, &x, &msg);
 
+		if (r && s && (r == -E2BIG || !h->midstream))
+			http_msg_drop_fields(x.m, t == T_TRAILERS);
 		if (r == -E2BIG) {
 			conn_break(h, LIMIT "decoded headers of stream %u exceed max_header_bytes (%u)",
 				   d->blk_type == F_PUSH ? d->blk_promised : d->blk_sid,
@@ -903,12 +920,17 @@ static void block_decode(struct h2_conn *h, int dir, const uint8_t *in,
 			return;
 		}
 		if (r == -EBADMSG) {
-			/* refers to a table entry from before the capture */
+			/* refers to a table entry from before the capture:
+			 * what decoded before the failure is dropped too, a
+			 * block is recorded whole or not at all */
 			d->hpack_unknown = true;
 			nghttp2_hd_inflate_del(d->inf);
 			d->inf = NULL;
-			if (s)
+			if (s) {
 				call_error(s->c, "%s", HPACK_UNKNOWN);
+				http_msg_drop_fields(x.m, t == T_TRAILERS);
+				x.grpc = x.interim = false;
+			}
 		}
 	}
 	if (!s)
@@ -1185,6 +1207,11 @@ static void frame_begin(struct h2_conn *h, int dir)
 		}
 		/* each frame costs its header too: empty floods are bounded */
 		d->blk_budget += H2_FHDR;
+		if (d->blk_budget > h->o.max_header_bytes) {
+			conn_break(h, LIMIT "header block of stream %u exceeds max_header_bytes (%u)",
+				   d->blk_sid, h->o.max_header_bytes);
+			return;
+		}
 		break;
 	default:
 		break;	/* unknown / extension frames are skipped */

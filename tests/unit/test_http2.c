@@ -20,6 +20,7 @@
 #include "tt.h"
 #include "http2.h"
 #include "grpc.h"
+#include "http1.h"
 
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -1442,6 +1443,153 @@ TT_TEST(hostile_headers)
 	free(got);
 	bld_free(c);
 	free(blk);
+}
+
+/* ------------------------------------------------------------- h2c */
+
+/* What conn.c does: HTTP/1 until the 101, then HTTP/2 takes over. */
+struct h2c_glue {
+	struct h1_conn *h1;
+	struct h2_conn *h2;
+	struct sink *s;
+};
+
+static void glue_emit(void *ctx, struct call *c)
+{
+	sink_emit(((struct h2c_glue *)ctx)->s, c);
+}
+
+static void glue_upgraded(void *ctx, struct call *c, const uint8_t *held,
+			  size_t nheld, const uint8_t *rest, size_t nrest)
+{
+	struct h2c_glue *g = ctx;
+	struct h2_opts o = { .body = { .max_keep = 64, .hash = true } };
+
+	g->h2 = h2_conn_new(&o, false, sink_emit, g->s);
+	TT_EQ_INT(h2_conn_upgrade(g->h2, c), 0);
+	if (nheld)
+		feed_guarded(g->h2, 0, held, nheld, 50);
+	if (nrest)
+		feed_guarded(g->h2, 1, rest, nrest, 50);
+}
+
+static void gen_raw(struct gen *g, int dir, const char *text)
+{
+	send_cb(dir ? g->srv : g->cli, (const uint8_t *)text, strlen(text), 0, g);
+	g->delivered[dir] = g->w[dir].n;	/* HTTP/1 part: not for the peer */
+}
+
+TT_TEST(h2c_upgrade)
+{
+	struct gen g;
+	struct sink s = { 0 };
+	struct h2c_glue glue = { .s = &s };
+	nghttp2_settings_entry iv[] = { { NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, 1000 },
+					{ NGHTTP2_SETTINGS_MAX_FRAME_SIZE, 32768 } };
+	uint8_t pl[64];
+	char b64[128], req[512];
+	ssize_t pn;
+	size_t bn = 0;
+	static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	struct h1_opts o1 = { .body = { .max_keep = 64, .hash = true } };
+
+	gen_init(&g, NULL, NULL);
+	pn = nghttp2_pack_settings_payload(pl, sizeof(pl), iv, 2);
+	TT_REQUIRE(pn == 12);
+	for (ssize_t i = 0; i < pn; i += 3) {	/* 12 bytes: no padding */
+		uint32_t v = (uint32_t)pl[i] << 16 | (uint32_t)pl[i + 1] << 8 | pl[i + 2];
+
+		b64[bn++] = t[v >> 18];
+		b64[bn++] = t[(v >> 12) & 63];
+		b64[bn++] = t[(v >> 6) & 63];
+		b64[bn++] = t[v & 63];
+	}
+	b64[bn] = '\0';
+	snprintf(req, sizeof(req), "GET /r/200/40000 HTTP/1.1\r\nHost: api.example\r\n"
+		 "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+		 "HTTP2-Settings: %s\r\n\r\n", b64);
+	gen_raw(&g, 0, req);
+	TT_REQUIRE(nghttp2_session_upgrade2(g.cli, pl, (size_t)pn, 0, NULL) == 0);
+	TT_REQUIRE(nghttp2_session_upgrade2(g.srv, pl, (size_t)pn, 0, NULL) == 0);
+	/* the client's preface goes out before the 101 comes back */
+	nghttp2_session_send(g.cli);
+	gen_raw(&g, 1, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n");
+	g.delivered[0] = 0;	/* now deliver the client's HTTP/2 bytes */
+	{
+		/* skip the HTTP/1 request bytes in the server's input */
+		g.delivered[0] = strlen(req);
+	}
+	default_handler(&g, 1, "/r/200/40000");
+	gen_req(&g, "GET", "/r/200/9", NULL, 0, 0, 0);
+	gen_pump(&g);
+
+	glue.h1 = h1_conn_new(&o1, glue_emit, &glue);
+	h1_conn_set_upgrade(glue.h1, glue_upgraded);
+	for (int i = 0; i < g.nev; i++) {
+		const struct evt *e = &g.ev[i];
+		const uint8_t *p = g.w[e->dir].p + e->off;
+
+		if (glue.h2) {
+			feed_guarded(glue.h2, e->dir, p, e->len, 60);
+		} else {
+			uint8_t *gd = tt_guard(p, e->len);
+
+			h1_feed(glue.h1, e->dir, gd, (uint32_t)e->len, 40);
+			tt_guard_free(gd);
+		}
+	}
+	h1_conn_free(glue.h1);
+	h2_conn_free(glue.h2);
+	if (s.n != 2) {
+		char *d = dump(&s);
+
+		fprintf(stderr, "%s", d);
+		free(d);
+	}
+	TT_REQUIRE(s.n == 2);
+	TT_CALL(sink_sid(&s, 1), "#1 GET /r/200/40000 @api.example 200 QS s=40000:ae7988a1 "
+		"qh=Host:api.example,Connection:Upgrade, HTTP2-Settings,Upgrade:h2c,HTTP2-Settings:AAEAAAPoAAUAAIAA "
+		"sh=content-type:application/octet-stream,x-server:gen");
+	TT_CHECK(body_is(&sink_sid(&s, 1)->resp.body, 1, 40000));
+	EQS(sink_sid(&s, 1)->http_version, "2");
+	TT_CALL(sink_sid(&s, 3), "#3 GET /r/200/9 @api.example 200 QS s=9:bdbd0162 sh=content-type:application/octet-stream,x-server:gen");
+	TT_CHECK(body_is(&sink_sid(&s, 3)->resp.body, 3, 9));
+	sink_free(&s);
+	gen_free(&g);
+}
+
+/* ------------------------------------------------------------ bench */
+
+TT_TEST(bench_small_calls)
+{
+	struct gen g;
+	struct sink s;
+	nghttp2_nv x[] = { NV("user-agent", "bench/1.0"), NV("accept", "application/json") };
+	struct timespec t0, t1;
+	double secs;
+	int n = 10000;
+	struct h2_conn *h;
+
+	gen_init(&g, NULL, NULL);
+	for (int i = 0; i < n; i += 100) {
+		for (int k = 0; k < 100; k++)
+			gen_req(&g, "GET", "/r/200/64", x, 2, 0, 0);
+		gen_pump(&g);
+	}
+	memset(&s, 0, sizeof(s));
+	s.count_only = true;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	h = conn_new(NULL, &s);
+	for (int i = 0; i < g.nev; i++)
+		h2_feed(h, g.ev[i].dir, g.w[g.ev[i].dir].p + g.ev[i].off,
+			(uint32_t)g.ev[i].len, 1);
+	h2_conn_free(h);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	TT_EQ_INT(s.n, n);
+	printf("bench: %d small HTTP/2 exchanges (%zu + %zu bytes) in %.3f s: %.0f calls/s (information only)\n",
+	       n, g.w[0].n, g.w[1].n, secs, (double)n / secs);
+	gen_free(&g);
 }
 
 TT_MAIN()

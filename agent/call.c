@@ -45,10 +45,39 @@ void call_free(struct call *c)
 		return;
 	msg_fini(&c->req);
 	msg_fini(&c->resp);
+	free(c->grpc.sizes[0]);
+	free(c->grpc.sizes[1]);
+	free(c->grpc.status);
+	free(c->grpc.message);
 	for (size_t i = 0; i < c->nerrors; i++)
 		free(c->errors[i]);
 	free(c->errors);
 	free(c);
+}
+
+void http_msg_reset(struct http_msg *m, const struct body_opts *opts)
+{
+	msg_fini(m);
+	memset(m, 0, sizeof(*m));
+	body_init(&m->body, opts);
+}
+
+void http_msg_drop_fields(struct http_msg *m, bool trailers_only)
+{
+	free_hdrs(m->trailers, m->ntrailers);
+	m->trailers = NULL;
+	m->ntrailers = m->cap_trailers = 0;
+	if (trailers_only)
+		return;
+	free(m->method);
+	free(m->authority);
+	free(m->path);
+	free(m->scheme);
+	m->method = m->authority = m->path = m->scheme = NULL;
+	m->status = 0;
+	free_hdrs(m->hdrs, m->nhdrs);
+	m->hdrs = NULL;
+	m->nhdrs = m->cap_hdrs = 0;
 }
 
 static void add_hdr(struct hdr **arr, size_t *n, size_t *cap, const char *name,

@@ -55,6 +55,20 @@ struct call_tls {
 	char reason[96];	/* why not decrypted, "" if decrypted */
 };
 
+/* gRPC facts of a call (grpc.c fills them from DATA and trailers).
+ * Index 0 is the request direction, 1 the response direction. */
+#define CALL_GRPC_SIZES 64	/* message sizes recorded per direction */
+struct call_grpc {
+	bool present;		/* content-type application/grpc* */
+	uint32_t msgs[2];	/* length-prefixed messages started */
+	uint32_t compressed[2];	/* ... of which had the compressed flag */
+	uint64_t bytes[2];	/* sum of their declared lengths */
+	uint32_t *sizes[2];	/* first CALL_GRPC_SIZES lengths, malloc'd */
+	uint32_t nsizes[2];
+	char *status;		/* grpc-status as sent, NULL if none */
+	char *message;		/* grpc-message, percent-decoded, or NULL */
+};
+
 struct call {
 	const char *http_version;	/* "1.0", "1.1", "2" or NULL */
 	uint32_t stream_id;		/* HTTP/2 only, 0 otherwise */
@@ -65,6 +79,7 @@ struct call {
 	/* Time span of a record without messages (a TLS session that was not
 	 * decrypted); calls with a request or response use theirs. */
 	uint64_t ts_start_ns, ts_end_ns;
+	struct call_grpc grpc;
 	char **errors;
 	size_t nerrors, cap_errors;
 };
@@ -72,6 +87,14 @@ struct call {
 /* Allocate an empty call; bodies initialised with opts. Never NULL. */
 struct call *call_new(const struct body_opts *opts);
 void call_free(struct call *c);	/* accepts NULL */
+
+/* Forget everything m holds and make it empty again (bodies re-initialised
+ * with opts).  Used when an interim message is replaced (h2c: the 101). */
+void http_msg_reset(struct http_msg *m, const struct body_opts *opts);
+
+/* Drop the header fields of m (pseudo-header values, status, headers), or
+ * only its trailers; the body stays. */
+void http_msg_drop_fields(struct http_msg *m, bool trailers_only);
 
 /* Append a header / trailer (copies name and value). */
 void http_msg_add_header(struct http_msg *m, const char *name, size_t nlen,

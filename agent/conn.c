@@ -3,7 +3,7 @@
  * Directions: flow.c numbers them 0 = its client guess -> server.  Here
  * "fdir" is flow.c's direction and "role" the direction by the bytes'
  * verdict (0 = client -> server); role = fdir ^ swapped.  Parsers above
- * (tls.c, http1.c) only ever see roles.
+ * (tls.c, http1.c, http2.c) only ever see roles.
  *
  * Invariant: a byte is handed to exactly one parser or counted as lost
  * (lost bytes reach the parser as a gap), never both and never dropped
@@ -25,6 +25,7 @@
 
 #include "call.h"
 #include "http1.h"
+#include "http2.h"
 #include "json.h"
 #include "tls.h"
 #include "util.h"
@@ -49,6 +50,7 @@ struct conn {
 	struct sniff is;	/* inner, by role */
 	struct tls_session *tls;
 	struct h1_conn *h1;
+	struct h2_conn *h2;
 	uint64_t ncalls;
 	/* late keys */
 	struct conn *wprev, *wnext;	/* env->waiting list */
@@ -116,7 +118,8 @@ static void write_call(struct conn *c, struct call *call)
 	call_free(call);
 }
 
-/* h1_emit_fn: a call from the HTTP/1 parser, plain or inside TLS. */
+/* h1_emit_fn / h2_emit_fn: a call from an HTTP parser, plain or inside
+ * TLS. */
 static void h1_emit(void *ctx, struct call *call)
 {
 	struct conn *c = ctx;
@@ -163,8 +166,11 @@ static enum verdict classify(const uint8_t *p, uint32_t n, bool outer)
 	int r, more = 0;
 	uint32_t k = MIN(n, (uint32_t)sizeof(h2_preface) - 1);
 
+	/* "PRI * HTTP/2.0\r\n" (CONN_SNIFF bytes) decides; http2.c checks
+	 * the rest of the preface itself. */
 	if (!memcmp(p, h2_preface, k))
-		return k == sizeof(h2_preface) - 1 ? V_H2 : V_MORE;
+		return k >= MIN((uint32_t)sizeof(h2_preface) - 1, CONN_SNIFF) ?
+		       V_H2 : V_MORE;
 	if (outer) {
 		r = tls_looks_like_client_hello(p, n);
 		if (r == 1)
@@ -218,10 +224,40 @@ static enum verdict sniff_feed(struct sniff *s, int dir, const uint8_t *p,
 static void inner_feed(struct conn *c, int role, const uint8_t *p, uint32_t n,
 		       uint64_t ts);
 
+static void start_h2(struct conn *c)
+{
+	/* Recognised by ALPN or the preface, so the connection start was
+	 * seen: not mid-stream. */
+	if (!c->h2)
+		c->h2 = h2_conn_new(&c->env->h2, false, h1_emit, c);
+}
+
+/* h1_upgrade_fn: a 101 to h2c.  The upgrade request becomes stream 1 of
+ * an HTTP/2 parser that takes over whichever layer HTTP/1 ran on. */
+static void h1_upgraded(void *ctx, struct call *call, const uint8_t *held,
+			size_t nheld, const uint8_t *rest, size_t nrest)
+{
+	struct conn *c = ctx;
+	uint64_t ts = call->resp.ts_last_ns;
+
+	start_h2(c);
+	c->env->st->h2_conns++;
+	if (c->inner == P_HTTP1)
+		c->inner = P_HTTP2;
+	else
+		c->outer = P_HTTP2;
+	h2_conn_upgrade(c->h2, call);
+	if (nheld)
+		h2_feed(c->h2, 0, held, (uint32_t)nheld, ts);
+	if (nrest)
+		h2_feed(c->h2, 1, rest, (uint32_t)nrest, ts);
+}
+
 static void start_h1(struct conn *c)
 {
 	if (!c->h1) {
 		c->h1 = h1_conn_new(&c->env->h1, h1_emit, c);
+		h1_conn_set_upgrade(c->h1, h1_upgraded);
 		c->env->st->http1_conns++;
 	}
 }
@@ -255,6 +291,8 @@ static void inner_parse(struct conn *c, int role, const uint8_t *p, uint32_t n,
 {
 	if (c->inner == P_HTTP1)
 		h1_feed(c->h1, role, p, n, ts);
+	else if (c->inner == P_HTTP2)
+		h2_feed(c->h2, role, p, n, ts);
 }
 
 static void inner_gap(struct conn *c, int role, uint64_t n, uint64_t ts)
@@ -262,6 +300,8 @@ static void inner_gap(struct conn *c, int role, uint64_t n, uint64_t ts)
 	c->env->st->gaps++;
 	if (c->inner == P_HTTP1)
 		h1_gap(c->h1, role, n, ts);
+	else if (c->inner == P_HTTP2)
+		h2_gap(c->h2, role, n, ts);
 	else if (c->inner == P_UNKNOWN)
 		c->is.lost[role] += n;
 }
@@ -269,10 +309,12 @@ static void inner_gap(struct conn *c, int role, uint64_t n, uint64_t ts)
 static void inner_decide(struct conn *c, enum proto p, uint64_t ts)
 {
 	c->inner = p;
-	if (p == P_HTTP1)
+	if (p == P_HTTP1) {
 		start_h1(c);
-	else if (p == P_HTTP2)
+	} else if (p == P_HTTP2) {
+		start_h2(c);
 		c->env->st->h2_conns++;
+	}
 	else
 		c->env->st->other_conns++;
 	replay(c, &c->is, map_identity, inner_parse, inner_gap, ts);
@@ -406,6 +448,9 @@ static void outer_parse(struct conn *c, int role, const uint8_t *p, uint32_t n,
 	case P_HTTP1:
 		h1_feed(c->h1, role, p, n, ts);
 		break;
+	case P_HTTP2:
+		h2_feed(c->h2, role, p, n, ts);
+		break;
 	default:
 		break;
 	}
@@ -421,6 +466,9 @@ static void outer_gap(struct conn *c, int role, uint64_t n, uint64_t ts)
 		break;
 	case P_HTTP1:
 		h1_gap(c->h1, role, n, ts);
+		break;
+	case P_HTTP2:
+		h2_gap(c->h2, role, n, ts);
 		break;
 	default:
 		break;
@@ -465,6 +513,7 @@ static void outer_decide(struct conn *c, enum verdict v, int fdir, uint64_t ts)
 	case V_H2:
 		set_roles(c, fdir);
 		c->outer = P_HTTP2;
+		start_h2(c);
 		c->env->st->h2_conns++;
 		break;
 	default:
@@ -531,6 +580,8 @@ static void stream_end(void *ctx, int fdir, enum reasm_end how, uint64_t ts)
 	}
 	if (c->h1)
 		h1_end(c->h1, role, how == REASM_END_RST, ts);
+	if (c->h2)
+		h2_end(c->h2, role, how == REASM_END_RST, ts);
 }
 
 static void *conn_open(void *ctx, struct flow *f)
@@ -549,6 +600,8 @@ static void conn_finalize(struct conn *c)
 	 * TLS session's own record if it produced nothing trustworthy. */
 	h1_conn_free(c->h1);
 	c->h1 = NULL;
+	h2_conn_free(c->h2);
+	c->h2 = NULL;
 	if (c->tls) {
 		const struct tls_info *ti = tls_session_info(c->tls);
 		const struct flow_key *k = c->f ? &c->f->key : &c->key;

@@ -1,15 +1,16 @@
 /* conn.h - per-connection protocol dispatch, the application side of a flow.
  *
  * Owns: what runs on one TCP connection - the TLS session, the HTTP/1
- * parser, the bytes kept while the protocol is not known yet (at most
+ * and HTTP/2 parsers, the bytes kept while the protocol is not known yet (at most
  * CONN_SNIFF bytes per direction) - and the client/server roles as the
  * bytes tell them.  Does not own the flow (flow.c) or the sink.
  *
  *   UNKNOWN --ClientHello / TLS record--> TLS --ALPN or plaintext--> HTTP1
- *      |                                                       \--> HTTP2*
- *      +--request / response line--> HTTP1                          OTHER
- *      +--h2 preface--> HTTP2*       +--neither in CONN_SNIFF bytes--> OTHER
- *   (* HTTP/2 is recognised and counted; its parser is issue #3.)
+ *      |                                                       \--> HTTP2
+ *      +--request / response line--> HTTP1 --101 to h2c--> HTTP2     OTHER
+ *      +--h2 preface--> HTTP2        +--neither in CONN_SNIFF bytes--> OTHER
+ *   (h2c: http1.c hands the upgrade request over as stream 1, with the
+ *    bytes that follow it, through h1_upgraded().)
  *
  * Protocols are recognised by their bytes, never by port.  Roles: a SYN
  * decides them (flow.c); without one, the side that sends a ClientHello or
@@ -22,6 +23,7 @@
 #include "engine.h"
 #include "flow.h"
 #include "http1.h"
+#include "http2.h"
 
 #define CONN_SNIFF 16
 
@@ -29,6 +31,7 @@
 struct conn_env {
 	const struct engine_opts *opts;
 	struct h1_opts h1;
+	struct h2_opts h2;
 	struct keystore *ks;
 	struct json_sink *sink;
 	struct memcap *mc;

@@ -49,6 +49,9 @@ struct engine *engine_new(const struct engine_opts *o, struct keystore *ks,
 	e->env.h1.body = e->opts.body;
 	e->env.h1.max_header_bytes = o->max_header_bytes;
 	e->env.h1.max_pending = 1024;
+	e->env.h2.body = e->opts.body;
+	e->env.h2.max_header_bytes = o->max_header_bytes;
+	e->env.h2.max_streams = 1024;
 	e->env.ks = ks;
 	e->env.sink = sink;
 	e->env.mc = &e->mc;

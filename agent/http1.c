@@ -50,7 +50,8 @@
  *   response", "response incomplete", "request incomplete",
  *   "response body ended by connection reset" (close-delimited + RST),
  *   "too many pipelined requests (limit N); response not parsed",
- *   "protocol upgraded to <Upgrade>; stream not parsed further",
+ *   "protocol upgraded to <Upgrade>; stream not parsed further" (h2c with
+ *   an upgrade callback: handed over instead, see h1_conn_set_upgrade),
  *   "CONNECT tunnel established; stream not parsed further",
  *   "unsupported transfer-coding in X body; recorded as sent",
  *   "malformed trailer in X", "decoding error (<coding>) in X body",
@@ -122,6 +123,8 @@ struct h1_conn {
 	struct h1_dir d[2];
 	struct h1_tx **q;	/* q[qhead..qlen) waiting for a response */
 	size_t qhead, qlen, qcap;
+	h1_upgrade_fn upgrade;	/* h2c hand-over, optional */
+	struct h1_tx *up_tx;	/* its 101 was just parsed */
 };
 
 static const char *const side[2] = { "request", "response" };
@@ -840,6 +843,37 @@ static void tunnel(struct h1_conn *h, struct h1_tx *tx, const char *note)
 	d1->st = H1_TUNNEL;
 }
 
+/* The 101 of an h2c upgrade was parsed: hand the request's call and the
+ * bytes that follow it (both directions) to the upgrade callback; both
+ * directions become TUNNEL. */
+static void h2c_switch(struct h1_conn *h, const uint8_t *rest, size_t nrest)
+{
+	struct h1_tx *tx = h->up_tx;
+	struct h1_dir *d0 = &h->d[0], *d1 = &h->d[1];
+	uint8_t *held = d0->buf;
+	size_t nheld = d0->len;
+	struct call *c = tx->c;
+
+	h->up_tx = NULL;
+	d0->buf = NULL;
+	d0->len = d0->cap = d0->line_len = 0;
+	d0->wait_tx = NULL;
+	d0->st = H1_TUNNEL;
+	c->resp.complete = true;
+	c->resp.ts_last_ns = d1->ts_last;
+	if (q_peek(h) == tx)
+		q_pop(h);
+	d1->cur = NULL;
+	free(tx);
+	d1->st = H1_TUNNEL;
+	kill_dir1(h, NULL, "response not parsed: protocol switched",
+		  "response not parsed: protocol switched");
+	d1->st = H1_TUNNEL;
+	buf_free(d1);
+	h->upgrade(h->ctx, c, held, nheld, rest, nrest);
+	free(held);
+}
+
 /* The message in progress on dir reached the end of its framing. */
 static void msg_done(struct h1_conn *h, int dir, bool complete)
 {
@@ -1020,6 +1054,12 @@ static void response_head(struct h1_conn *h, const uint8_t *p, size_t n)
 
 		if (!up)
 			up = http_msg_header(&c->req, "upgrade");
+		if (h->upgrade && up && !strcasecmp(up, "h2c") &&
+		    h->d[0].st == H1_WAIT_UPGRADE && h->d[0].wait_tx == tx &&
+		    !h->d[0].wait_lost) {
+			h->up_tx = tx;	/* dir_feed hands over, with the rest */
+			return;
+		}
 		snprintf(note, sizeof(note), "protocol upgraded to %.48s; stream not parsed further",
 			 up && *up ? up : "unknown protocol");
 		tunnel(h, tx, note);
@@ -1117,6 +1157,10 @@ static void dir_feed(struct h1_conn *h, int dir, const uint8_t *p, size_t n)
 				request_head(h, blk, blen);
 			else
 				response_head(h, blk, blen);
+			if (h->up_tx) {
+				h2c_switch(h, p, n);
+				return;
+			}
 			if (d->st != H1_LOST)
 				buf_reset(d);
 			break;
@@ -1216,6 +1260,12 @@ struct h1_conn *h1_conn_new(const struct h1_opts *o, h1_emit_fn emit,
 	h->emit = emit;
 	h->ctx = ctx;
 	return h;
+}
+
+void h1_conn_set_upgrade(struct h1_conn *h, h1_upgrade_fn fn)
+{
+	if (h)
+		h->upgrade = fn;
 }
 
 int h1_feed(struct h1_conn *h, int dir, const uint8_t *p, uint32_t n,

@@ -11,7 +11,7 @@
  *   response side: START -> HEADERS -> BODY(len|chunked|close|none) -> START
  *     1xx: recorded as an interim (skipped), the final response follows
  *     HEAD / 204 / 304: no body.  CONNECT 2xx / 101 Upgrade: TUNNEL (stop,
- *     note it).  A response completes the oldest pending request; the
+ *     note it; or h2c: hand over to HTTP/2 if asked).  A response completes the oldest pending request; the
  *     call is emitted when the response completes (or at close with
  *     errors).
  *   gap in a body of known length: skipped, body flagged; any other gap or
@@ -34,10 +34,23 @@ struct h1_opts {
 /* The call is handed over: the callee owns it and must call_free() it. */
 typedef void (*h1_emit_fn)(void *ctx, struct call *c);
 
+/* Optional (h1_conn_set_upgrade): a 101 answered a complete request that
+ * asked for "Upgrade: h2c" (RFC 7540 3.2).  Called instead of emitting
+ * that call: c (handed over) is the request, stream 1 of the HTTP/2
+ * connection that follows (c->resp holds the 101); held[0..nheld) are the
+ * client bytes sent after the request (the HTTP/2 preface on), rest[0..
+ * nrest) the server bytes after the 101 in the buffer being fed (valid
+ * during the call only).  This parser parses nothing more afterwards. */
+typedef void (*h1_upgrade_fn)(void *ctx, struct call *c, const uint8_t *held,
+			      size_t nheld, const uint8_t *rest, size_t nrest);
+
 struct h1_conn;
 
 struct h1_conn *h1_conn_new(const struct h1_opts *o, h1_emit_fn emit,
 			    void *ctx);
+/* Hand h2c upgrades to fn (with h1_conn_new's ctx) instead of recording
+ * them as "protocol upgraded to h2c; stream not parsed further". */
+void h1_conn_set_upgrade(struct h1_conn *h, h1_upgrade_fn fn);
 /* Feed bytes of dir.  Returns 0; parse errors are recorded in calls and the
  * direction is marked lost, never returned as failures. */
 int h1_feed(struct h1_conn *h, int dir, const uint8_t *p, uint32_t n,

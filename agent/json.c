@@ -230,7 +230,8 @@ static void jb_headers(struct jbuf *b, const struct hdr *h, size_t n)
 	jb_puts(b, "]");
 }
 
-static void jb_body(struct jbuf *b, const struct body *bd)
+/* force_b64: gRPC bodies are binary framing whatever their bytes. */
+static void jb_body(struct jbuf *b, const struct body *bd, bool force_b64)
 {
 	static const char hex[] = "0123456789abcdef";
 
@@ -238,7 +239,7 @@ static void jb_body(struct jbuf *b, const struct body *bd)
 	if (bd->kept_len) {
 		/* A cut at max_keep may split a UTF-8 sequence: then base64. */
 		jb_puts(b, ",\"body\":");
-		if (utf8_valid(bd->kept, bd->kept_len)) {
+		if (!force_b64 && utf8_valid(bd->kept, bd->kept_len)) {
 			jbuf_str(b, bd->kept, bd->kept_len);
 			jb_puts(b, ",\"body_encoding\":\"utf8\"");
 		} else {
@@ -258,7 +259,8 @@ static void jb_body(struct jbuf *b, const struct body *bd)
 	}
 }
 
-static void jb_msg(struct jbuf *b, const struct http_msg *m, bool req)
+static void jb_msg(struct jbuf *b, const struct http_msg *m, bool req,
+		   bool b64)
 {
 	jb_puts(b, "{");
 	if (req) {
@@ -281,8 +283,37 @@ static void jb_msg(struct jbuf *b, const struct http_msg *m, bool req)
 		jb_puts(b, ",\"trailers\":");
 		jb_headers(b, m->trailers, m->ntrailers);
 	}
-	jb_body(b, &m->body);
+	jb_body(b, &m->body, b64);
 	jb_printf(b, ",\"complete\":%s", m->complete ? "true" : "false");
+	jb_puts(b, "}");
+}
+
+static void jb_grpc(struct jbuf *b, const struct call_grpc *g)
+{
+	static const char *const side[2] = { "request", "response" };
+
+	jb_printf(b, ",\"grpc\":{\"request_messages\":%u,\"response_messages\":%u",
+		  g->msgs[0], g->msgs[1]);
+	for (int d = 0; d < 2; d++) {
+		jb_printf(b, ",\"%s_message_sizes\":[", side[d]);
+		for (uint32_t i = 0; i < g->nsizes[d]; i++)
+			jb_printf(b, "%s%u", i ? "," : "", g->sizes[d][i]);
+		jb_puts(b, "]");
+		/* sizes beyond the first CALL_GRPC_SIZES: only counted */
+		jb_printf(b, ",\"%s_message_bytes\":%" PRIu64, side[d],
+			  g->bytes[d]);
+		if (g->compressed[d])
+			jb_printf(b, ",\"%s_compressed_messages\":%u", side[d],
+				  g->compressed[d]);
+	}
+	if (g->status) {
+		jb_puts(b, ",\"status\":");
+		jb_cstr(b, g->status);
+	}
+	if (g->message) {
+		jb_puts(b, ",\"message\":");
+		jb_cstr(b, g->message);
+	}
 	jb_puts(b, "}");
 }
 
@@ -338,12 +369,14 @@ static void format_call(struct jbuf *b, const struct call *c)
 		jb_puts(b, ",\"pushed\":true");
 	if (c->req.present) {
 		jb_puts(b, ",\"request\":");
-		jb_msg(b, &c->req, true);
+		jb_msg(b, &c->req, true, c->grpc.present);
 	}
 	if (c->resp.present) {
 		jb_puts(b, ",\"response\":");
-		jb_msg(b, &c->resp, false);
+		jb_msg(b, &c->resp, false, c->grpc.present);
 	}
+	if (c->grpc.present)
+		jb_grpc(b, &c->grpc);
 	jb_puts(b, ",\"errors\":[");
 	for (size_t i = 0; i < c->nerrors; i++) {
 		if (i)

@@ -137,6 +137,44 @@ TT_TEST(record_shape)
 	call_free(c);
 }
 
+TT_TEST(grpc_object)
+{
+	struct body_opts bo = { .max_keep = 64 };
+	struct call *c = call_new(&bo);
+	char *out;
+
+	c->http_version = "2";
+	c->stream_id = 3;
+	c->req.present = true;
+	c->req.method = strdup("POST");
+	c->grpc.present = true;
+	c->grpc.msgs[0] = 1;
+	c->grpc.msgs[1] = 2;
+	c->grpc.bytes[0] = 3;
+	c->grpc.bytes[1] = 7;
+	c->grpc.sizes[0] = calloc(CALL_GRPC_SIZES, sizeof(uint32_t));
+	c->grpc.sizes[1] = calloc(CALL_GRPC_SIZES, sizeof(uint32_t));
+	c->grpc.sizes[0][0] = 3;
+	c->grpc.nsizes[0] = 1;
+	c->grpc.sizes[1][0] = 5;
+	c->grpc.sizes[1][1] = 2;
+	c->grpc.nsizes[1] = 2;
+	c->grpc.status = strdup("13");
+	c->grpc.message = strdup("boom \"x\"");
+	/* gRPC bodies are base64 even when they happen to be UTF-8 */
+	body_feed(&c->req.body, (const uint8_t *)"\0\0\0\0\3abc", 8);
+	body_finish(&c->req.body);
+	out = write_one(c);
+	TT_REQUIRE(out);
+	TT_CHECK(strstr(out, "\"stream_id\":3"));
+	TT_CHECK(strstr(out, "\"body\":\"AAAAAANhYmM=\",\"body_encoding\":\"base64\""));
+	TT_CHECK(strstr(out, ",\"grpc\":{\"request_messages\":1,\"response_messages\":2,"
+			     "\"request_message_sizes\":[3],\"request_message_bytes\":3,"
+			     "\"response_message_sizes\":[5,2],\"response_message_bytes\":7,"
+			     "\"status\":\"13\",\"message\":\"boom \\\"x\\\"\"}"));
+	call_free(c);
+}
+
 TT_TEST(open_failure_is_reported)
 {
 	TT_CHECK(json_sink_open("/nonexistent-dir/x.json") == NULL);

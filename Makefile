@@ -5,6 +5,8 @@
 #   make unit       unit tests only
 #   make bench      benchmarks (prints ratios measured in one run)
 #   make CC=clang   the same with clang; both must build with -Werror
+#   make fuzz       each libFuzzer harness in turn, FUZZ_SECONDS (60) each
+#   make test-asan  unit tests + fuzz replays under clang ASan+UBSan+LSan
 
 .DELETE_ON_ERROR:
 .SUFFIXES:
@@ -37,8 +39,18 @@ UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 TOOL_SRCS  := $(sort $(wildcard tests/tools/*.c))
 TOOL_BINS  := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
+# fuzz harnesses: tests/fuzz/fuzz_<name>.c.  In every build each is also
+# linked with replay_main.c as a unit binary, build/tests/test_fuzz_<name>,
+# that replays tests/fuzz/{regress,corpus}/<name>/.
+FUZZ_SRCS  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRCS))
+FUZZ_REPLAY_BINS := $(patsubst %,$(BUILD)/tests/test_fuzz_%,$(FUZZ_NAMES))
+UNIT_BINS  += $(FUZZ_REPLAY_BINS)
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD ?= build-fuzz
+SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: all clean unit test e2e bench demo install-deps tools
+.PHONY: all clean unit test e2e bench demo install-deps tools fuzz fuzz-bins test-asan
 all: $(BUILD)/tapir
 
 $(BUILD)/obj/%.o: %.c $(wildcard agent/*.h) Makefile
@@ -63,6 +75,34 @@ $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libtapir.a
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libtapir.a $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/tests/test_fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(wildcard tests/fuzz/*.h) $(BUILD)/libtapir.a
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -Itests/fuzz -DFUZZ_NAME='"$*"' -DFUZZ_DIR='"$(CURDIR)/tests/fuzz"' \
+		-o $@ $< tests/fuzz/replay_main.c $(BUILD)/libtapir.a $(LDFLAGS) $(LDLIBS)
+
+# libFuzzer binaries (only in the fuzz build: agent objects built with
+# -fsanitize=fuzzer-no-link, the harness linked with -fsanitize=fuzzer)
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(BUILD)/libtapir.a
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -Itests/fuzz -fsanitize=fuzzer -o $@ $< $(BUILD)/libtapir.a $(LDFLAGS) $(LDLIBS)
+
+fuzz-bins: $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_NAMES))
+
+# make fuzz [FUZZ_SECONDS=60] [FUZZ=name ...]: new inputs go to
+# $(FUZZ_BUILD)/corpus/<name>, crashes to $(FUZZ_BUILD)/crashes/<name>/.
+fuzz:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang \
+		OPT="-O1 -g -fsanitize=fuzzer-no-link $(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" fuzz-bins
+	$(Q)tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(or $(FUZZ),$(FUZZ_NAMES))
+
+# unit tests and fuzz replays under ASan + UBSan, LeakSanitizer on
+test-asan:
+	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		$(MAKE) --no-print-directory BUILD=build-asan CC=clang \
+		OPT="-O1 -g $(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" unit
 
 tools: $(TOOL_BINS)
 

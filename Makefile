@@ -50,7 +50,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_BUILD ?= build-fuzz
 SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: all clean unit test e2e bench demo install-deps tools fuzz fuzz-bins test-asan
+.PHONY: all clean unit test e2e bench demo install-deps tools fuzz fuzz-bins test-asan asan-tapir
 all: $(BUILD)/tapir
 
 $(BUILD)/obj/%.o: %.c $(wildcard agent/*.h) Makefile
@@ -99,10 +99,14 @@ fuzz:
 	$(Q)tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(or $(FUZZ),$(FUZZ_NAMES))
 
 # unit tests and fuzz replays under ASan + UBSan, LeakSanitizer on
+ASAN_MAKE := $(MAKE) --no-print-directory BUILD=build-asan CC=clang OPT="-O1 -g $(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)"
 test-asan:
 	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		$(MAKE) --no-print-directory BUILD=build-asan CC=clang \
-		OPT="-O1 -g $(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" unit
+		$(ASAN_MAKE) unit
+
+# build-asan/tapir: the agent under ASan + UBSan (tests/e2e/faults.sh, attacks.sh)
+asan-tapir:
+	$(Q)$(ASAN_MAKE) build-asan/tapir
 
 tools: $(TOOL_BINS)
 

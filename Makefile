@@ -94,19 +94,19 @@ fuzz-bins: $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_NAMES))
 # make fuzz [FUZZ_SECONDS=60] [FUZZ=name ...]: new inputs go to
 # $(FUZZ_BUILD)/corpus/<name>, crashes to $(FUZZ_BUILD)/crashes/<name>/.
 fuzz:
-	$(Q)$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang \
+	+$(Q)$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang \
 		OPT="-O1 -g -fsanitize=fuzzer-no-link $(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" fuzz-bins
 	$(Q)tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(or $(FUZZ),$(FUZZ_NAMES))
 
 # unit tests and fuzz replays under ASan + UBSan, LeakSanitizer on
 ASAN_MAKE := $(MAKE) --no-print-directory BUILD=build-asan CC=clang OPT="-O1 -g $(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)"
 test-asan:
-	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	+$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		$(ASAN_MAKE) unit
 
 # build-asan/tapir: the agent under ASan + UBSan (tests/e2e/faults.sh, attacks.sh)
 asan-tapir:
-	$(Q)$(ASAN_MAKE) build-asan/tapir
+	+$(Q)$(ASAN_MAKE) build-asan/tapir
 
 tools: $(TOOL_BINS)
 

@@ -58,7 +58,7 @@ static void replay(const char *path)
 		return;
 	}
 	if (pid == 0)
-		_exit(run_one(path) ? 2 : 0);
+		exit(run_one(path) ? 2 : 0);	/* exit, not _exit: LeakSanitizer checks at exit */
 	int st;
 	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) {
 		fprintf(stderr, "FAIL %s: %s %d\n", path,

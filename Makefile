@@ -3,7 +3,7 @@
 #   make            build/tapir
 #   make test       unit + end-to-end tests (needs root for the netns lab)
 #   make unit       unit tests only
-#   make bench      benchmarks (prints ratios measured in one run)
+#   make bench      benchmarks (prints ratios measured in one run), then the soak
 #   make CC=clang   the same with clang; both must build with -Werror
 #   make fuzz       each libFuzzer harness in turn, FUZZ_SECONDS (60) each
 #   make test-asan  unit tests + fuzz replays under clang ASan+UBSan+LSan
@@ -50,7 +50,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_BUILD ?= build-fuzz
 SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: all clean unit test e2e bench demo install-deps tools fuzz fuzz-bins test-asan asan-tapir
+.PHONY: all clean unit test e2e bench demo install-deps tools fuzz fuzz-bins test-asan asan-tapir soak
 all: $(BUILD)/tapir
 
 $(BUILD)/obj/%.o: %.c $(wildcard agent/*.h) Makefile
@@ -121,6 +121,11 @@ e2e: all $(TOOL_BINS)
 
 bench: all $(TOOL_BINS)
 	$(Q)bench/run.sh
+	$(Q)bench/soak.sh
+
+# SOAK_SECONDS (600) of mixed lab traffic streamed into tapir read (root)
+soak: all
+	$(Q)bench/soak.sh
 
 demo: all
 	$(Q)scripts/demo.sh

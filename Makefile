@@ -3,8 +3,10 @@
 #   make            build/tapir
 #   make test       unit + end-to-end tests (needs root for the netns lab)
 #   make unit       unit tests only
-#   make bench      benchmarks (prints ratios measured in one run)
+#   make bench      benchmarks (prints ratios measured in one run), then the soak
 #   make CC=clang   the same with clang; both must build with -Werror
+#   make fuzz       each libFuzzer harness in turn, FUZZ_SECONDS (60) each
+#   make test-asan  unit tests + fuzz replays under clang ASan+UBSan+LSan
 
 .DELETE_ON_ERROR:
 .SUFFIXES:
@@ -49,7 +51,19 @@ BPF_CFLAGS := -target bpf -mcpu=v3 -g -O2 -Wall -Werror -I$(ARCH_INC)
 BPF_HDRS := $(wildcard bpf/*.h) $(wildcard tc/*.h)
 SKELS   := $(BUILD)/bpf/capture.skel.h
 
-.PHONY: all clean unit test e2e bench bench-shim demo install-deps tools shim
+# fuzz harnesses: tests/fuzz/fuzz_<name>.c.  In every build each is also
+# linked with replay_main.c as a unit binary, build/tests/test_fuzz_<name>,
+# that replays tests/fuzz/{regress,corpus}/<name>/.
+FUZZ_SRCS  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRCS))
+FUZZ_REPLAY_BINS := $(patsubst %,$(BUILD)/tests/test_fuzz_%,$(FUZZ_NAMES))
+UNIT_BINS  += $(FUZZ_REPLAY_BINS)
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD ?= build-fuzz
+SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+
+.PHONY: all clean unit test e2e bench bench-shim demo install-deps tools shim fuzz fuzz-bins test-asan asan-tapir soak
 all: $(BUILD)/tapir $(BUILD)/libtapir-keylog.so
 
 $(BUILD)/bpf/%.bpf.o: tc/%.bpf.c $(BPF_HDRS) Makefile
@@ -102,6 +116,38 @@ $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libtapir.a
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libtapir.a $(LDFLAGS) $(LDLIBS)
 
+$(BUILD)/tests/test_fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(wildcard tests/fuzz/*.h) $(BUILD)/libtapir.a
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -Itests/fuzz -DFUZZ_NAME='"$*"' -DFUZZ_DIR='"$(CURDIR)/tests/fuzz"' \
+		-o $@ $< tests/fuzz/replay_main.c $(BUILD)/libtapir.a $(LDFLAGS) $(LDLIBS)
+
+# libFuzzer binaries (only in the fuzz build: agent objects built with
+# -fsanitize=fuzzer-no-link, the harness linked with -fsanitize=fuzzer)
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(BUILD)/libtapir.a
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -Itests/fuzz -fsanitize=fuzzer -o $@ $< $(BUILD)/libtapir.a $(LDFLAGS) $(LDLIBS)
+
+fuzz-bins: $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_NAMES))
+
+# make fuzz [FUZZ_SECONDS=60] [FUZZ=name ...]: new inputs go to
+# $(FUZZ_BUILD)/corpus/<name>, crashes to $(FUZZ_BUILD)/crashes/<name>/.
+fuzz:
+	+$(Q)$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang \
+		OPT="-O1 -g -fsanitize=fuzzer-no-link $(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" fuzz-bins
+	$(Q)tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(or $(FUZZ),$(FUZZ_NAMES))
+
+# unit tests and fuzz replays under ASan + UBSan, LeakSanitizer on
+ASAN_MAKE := $(MAKE) --no-print-directory BUILD=build-asan CC=clang OPT="-O1 -g $(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)"
+test-asan:
+	+$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		$(ASAN_MAKE) unit
+
+# build-asan/tapir: the agent under ASan + UBSan (tests/e2e/faults.sh, attacks.sh)
+asan-tapir:
+	+$(Q)$(ASAN_MAKE) build-asan/tapir
+
 tools: $(TOOL_BINS)
 
 unit: $(UNIT_BINS) $(BPF_TEST_BINS)
@@ -115,6 +161,11 @@ e2e: all $(TOOL_BINS)
 
 bench: all $(TOOL_BINS)
 	$(Q)bench/run.sh
+	$(Q)bench/soak.sh
+
+# SOAK_SECONDS (600) of mixed lab traffic streamed into tapir read (root)
+soak: all
+	$(Q)bench/soak.sh
 
 bench-shim: all $(BUILD)/tools/tls_pair
 	$(Q)bench/shim.sh

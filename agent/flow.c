@@ -60,6 +60,11 @@
 #define DEFAULT_MAX_FLOWS	1000000u
 #define MIN_BUCKETS		1024u
 #define EVICT_SCAN		16
+/* What one flow costs: the struct, the app state hung off it (conn.c,
+ * ~150 bytes) and the allocator's headers.  Flows may take at most half of
+ * the memcap, so a flood of flows never starves the stream buffers of the
+ * established ones (tests/e2e/attacks.sh synflood). */
+#define FLOW_CHARGE		(sizeof(struct flow) + 192)
 #define EVICT_TRIES		8
 
 struct flow_table {
@@ -298,7 +303,7 @@ static void flow_close(struct flow_table *t, struct flow *f,
 	lru_unlink(t, f);
 	t->n--;
 	t->st.flows_active--;
-	memcap_release(t->mc, sizeof(*f));
+	memcap_release(t->mc, FLOW_CHARGE);
 	free(f);
 }
 
@@ -369,7 +374,8 @@ static struct flow *flow_create(struct flow_table *t, const struct seg *s,
 	int alen = s->family == 4 ? 4 : 16, c, tries = 0;
 
 	while (t->n >= t->o.max_flows ||
-	       memcap_charge(t->mc, sizeof(*f)) < 0) {
+	       (t->mc && (uint64_t)(t->n + 1) * FLOW_CHARGE > t->mc->limit / 2) ||
+	       memcap_charge(t->mc, FLOW_CHARGE) < 0) {
 		if (tries++ >= EVICT_TRIES || !evict(t, s->ts_ns)) {
 			t->st.flows_refused++;
 			return NULL;
@@ -377,7 +383,7 @@ static struct flow *flow_create(struct flow_table *t, const struct seg *s,
 	}
 	f = calloc(1, sizeof(*f));
 	if (!f) {
-		memcap_release(t->mc, sizeof(*f));
+		memcap_release(t->mc, FLOW_CHARGE);
 		t->st.flows_refused++;
 		return NULL;
 	}

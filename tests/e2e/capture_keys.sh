@@ -199,6 +199,7 @@ t_hostile() {
 	echo "tapir RSS ${rss0} kB before, ${rss1} kB after the hostile clients"
 	[[ $((rss1 - rss0)) -lt 16384 ]] || { echo "RSS grew by $((rss1 - rss0)) kB"; return 1; }
 	both /dev/null || return 1
+	sleep 0.6	# one --stats line with the idle clients connected
 	kill "$HOSTILE"; wait "$HOSTILE" 2>/dev/null
 	return 0
 }
@@ -212,8 +213,14 @@ chk_hostile() {
 	open=$(grep -oE '\([0-9]+ open' <<<"$l" | grep -oE '[0-9]+')
 	rej=$(grep -oE '[0-9]+ rejected' <<<"$l" | grep -oE '^[0-9]+')
 	over=$(grep -oE '[0-9]+ overlong' <<<"$l" | grep -oE '^[0-9]+')
-	[[ $acc -ge 202 && $open -le 64 && $rej -ge 100 && $over -ge 1 ]] ||
-		{ echo "accepted $acc, open $open, rejected $rej, overlong $over"; return 1; }
+	[[ $acc -ge 202 && $rej -ge 100 && $over -ge 1 ]] ||
+		{ echo "accepted $acc, rejected $rej, overlong $over"; return 1; }
+	# while the 200 idle clients were connected: at most 64 open (--stats)
+	open=$(grep -E '\[stats\] key socket' "$ERR" | grep -oE '\([0-9]+ open' | grep -oE '[0-9]+' | sort -n | tail -1)
+	[[ -n $open && $open -le 64 && $open -ge 60 ]] || { echo "most connections open at once: '$open'"; return 1; }
+	grep -q "connect_errors" "$T_CASE_DIR/hostile.out" && { echo "hostile: $(cat "$T_CASE_DIR/hostile.out")"; return 1; }
+	return 0
 }
-C_CHECK=chk_hostile c_case hostile_socket t_hostile --key-socket "$SOCK"
+C_CHECK=chk_hostile c_case hostile_socket t_hostile --key-socket "$SOCK" --stats-interval 0.5
+[[ -n ${KEEP:-} ]] && cp -r "$T_DIR" "$KEEP"
 t_done

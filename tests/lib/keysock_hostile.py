@@ -18,8 +18,10 @@ import time
 
 def conn(path):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(10)
+    # a blocking connect waits for room in the listen backlog (with a
+    # timeout, a full backlog is EAGAIN at once)
     s.connect(path)
+    s.settimeout(10)
     return s
 
 

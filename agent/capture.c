@@ -23,9 +23,11 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <linux/capability.h>
 #include <net/if.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,9 +46,11 @@
 #include "capture.h"
 #include "capture.skel.h"
 #include "config.h"
+#include "coverage.h"
 #include "engine.h"
 #include "json.h"
 #include "keylog_follow.h"
+#include "keysock.h"
 #include "keystore.h"
 #include "source_ring.h"
 #include "tapir.h"
@@ -75,6 +79,10 @@ struct capture {
 	const char *keylogs[MAX_KEYLOGS];
 	struct keylog_follow *kf[MAX_KEYLOGS];
 	int nkeylogs;
+	struct keysock_opts kso;	/* kso.path NULL: no key socket */
+	struct keysock *ksock;
+	uint64_t key_ttl_ns;
+	const char *coverage_path;
 	uint64_t ring_size;
 	uint64_t stats_interval_ns, duration_ns, dedup_ns;
 	bool acks, quiet;
@@ -102,7 +110,16 @@ static void usage(FILE *f)
 	      "      --internal-net CIDR   internal addresses for flow.direction\n"
 	      "                            (default: RFC 1918, fc00::/7, loopback)\n"
 	      "  -k, --keylog FILE         NSS key log to follow as it grows; repeatable\n"
+	      "      --key-socket PATH     Unix socket on which local programs send key log\n"
+	      "                            lines (the keys/ preload shim: TAPIR_KEY_SOCKET)\n"
+	      "      --key-socket-mode OCTAL   its mode (default 0600)\n"
+	      "      --key-socket-owner USER   its owner (name or uid; default: tapir's)\n"
+	      "      --key-socket-group GROUP  its group (name or gid; default: tapir's)\n"
 	      "      --key-wait SECS       how long ciphertext waits for its keys (default 5)\n"
+	      "      --key-ttl SECS        forget a session's keys SECS after they came\n"
+	      "                            (default 600; 0: only when the store is full)\n"
+	      "      --coverage FILE       decryption coverage per server endpoint as JSON,\n"
+	      "                            at exit and every --stats-interval\n"
 	      "      --ring-size BYTES     BPF ring buffer size (default 64M)\n"
 	      "      --stats-interval SECS counters on stderr every SECS (default 0: at exit)\n"
 	      "      --duration SECS       stop after SECS (default: until SIGINT/SIGTERM)\n"
@@ -131,6 +148,12 @@ static const struct option longopts[] = {
 	{ "internal-net", required_argument, NULL, 'I' },
 	{ "keylog", required_argument, NULL, 'k' },
 	{ "key-wait", required_argument, NULL, 'W' },
+	{ "key-socket", required_argument, NULL, 'K' },
+	{ "key-socket-mode", required_argument, NULL, 'm' },
+	{ "key-socket-owner", required_argument, NULL, 'U' },
+	{ "key-socket-group", required_argument, NULL, 'G' },
+	{ "key-ttl", required_argument, NULL, 't' },
+	{ "coverage", required_argument, NULL, 'V' },
 	{ "ring-size", required_argument, NULL, 'R' },
 	{ "stats-interval", required_argument, NULL, 'S' },
 	{ "duration", required_argument, NULL, 'd' },
@@ -304,6 +327,29 @@ static int add_ports(struct capture *cap, const char *list)
 		if (parse_uint(tok, 1, 65535, &v) || cap->nports == TAPIR_MAX_PORTS)
 			return -EINVAL;
 		cap->ports[cap->nports++] = (uint16_t)v;
+	}
+	return 0;
+}
+
+/* --key-socket-owner / -group: a name or a number. */
+static int parse_owner(const char *s, bool group, uint32_t *id)
+{
+	uint64_t v;
+
+	if (!parse_uint(s, 0, 0xfffffffeULL, &v)) {
+		*id = (uint32_t)v;
+		return 0;
+	}
+	if (group) {
+		struct group *g = getgrnam(s);
+		if (!g)
+			return -ENOENT;
+		*id = g->gr_gid;
+	} else {
+		struct passwd *pw = getpwnam(s);
+		if (!pw)
+			return -ENOENT;
+		*id = pw->pw_uid;
 	}
 	return 0;
 }
@@ -496,9 +542,74 @@ static void print_stats(struct capture *cap, bool final)
 		ts->midstream, cap->ks ? keystore_count(cap->ks) : (size_t)0,
 		fs->rs.gaps, fs->rs.gap_bytes, used, peak, lim,
 		fs->flows_refused);
+	if (cap->ks) {
+		const struct keystore_stats *kst = keystore_stats(cap->ks);
+		fmt_mib(used, sizeof(used), keystore_memory(cap->ks));
+		fprintf(stderr,
+			"tapir: %skeys: %zu sessions held (%s), %" PRIu64
+			" secrets added, %" PRIu64 " lines rejected, %" PRIu64
+			" expired (TTL), %" PRIu64 " evicted; %" PRIu64
+			" TLS sessions waiting for keys now, %" PRIu64
+			" waited (%" PRIu64 " decrypted late, %" PRIu64
+			" timed out, %" PRIu64 " over the hold bound)\n",
+			final ? "" : "[stats] ", keystore_count(cap->ks), used,
+			kst->accepted, kst->rejected, kst->expired, kst->evicted,
+			engine_keys_waiting(cap->e), ts->keys_waited,
+			ts->keys_late, ts->keys_timeout, ts->hold_exceeded);
+	}
+	for (int i = 0; i < cap->nkeylogs; i++) {
+		const struct keylog_follow_stats *f = keylog_follow_stats(cap->kf[i]);
+		fprintf(stderr,
+			"tapir: %skey log %s: %" PRIu64 " lines (%" PRIu64
+			" rejected, %" PRIu64 " overlong), %" PRIu64
+			" opens, %" PRIu64 " truncations, %" PRIu64
+			" rotations\n", final ? "" : "[stats] ", cap->keylogs[i],
+			f->lines, f->rejected, f->overlong, f->opens,
+			f->truncations, f->rotations);
+	}
+	if (cap->ksock) {
+		const struct keysock_stats *k2 = keysock_stats(cap->ksock);
+		fprintf(stderr,
+			"tapir: %skey socket %s: %" PRIu64 " connections (%u open, %"
+			PRIu64 " evicted), %" PRIu64 " lines (%" PRIu64
+			" rejected, %" PRIu64 " overlong), %" PRIu64 " bytes\n",
+			final ? "" : "[stats] ", cap->kso.path, k2->accepted,
+			keysock_nconns(cap->ksock), k2->evicted, k2->lines,
+			k2->rejected, k2->overlong, k2->bytes);
+	}
 	if (st->write_errors)
 		fprintf(stderr, "tapir: %" PRIu64 " records could not be "
 			"written\n", st->write_errors);
+	if (final) {
+		coverage_print(engine_coverage(cap->e), stderr, 20);
+	} else {
+		/* the same lines, marked as periodic */
+		char *buf = NULL, *line, *save = NULL;
+		size_t len = 0;
+		FILE *m = open_memstream(&buf, &len);
+
+		if (m) {
+			coverage_print(engine_coverage(cap->e), m, 20);
+			fclose(m);
+			for (line = strtok_r(buf, "\n", &save); line;
+			     line = strtok_r(NULL, "\n", &save))
+				fprintf(stderr, "tapir: [stats] %s\n",
+					strncmp(line, "tapir: ", 7) ? line : line + 7);
+			free(buf);
+		}
+	}
+}
+
+static void write_coverage(struct capture *cap)
+{
+	int err;
+
+	if (!cap->coverage_path)
+		return;
+	err = coverage_write_file(engine_coverage(cap->e), cap->coverage_path);
+	if (err)
+		log_err("cannot write coverage %s: %s", cap->coverage_path,
+			strerror(-err));
 }
 
 /* ---------------------------------------------------------------- loop */
@@ -526,14 +637,33 @@ static void poll_keylogs(struct capture *cap, int only_fd, uint64_t now)
 	}
 }
 
-/* source_ring hook: during a long drain, pick up key log lines that
- * arrived meanwhile (the inotify descriptor is non-blocking: cheap when
- * nothing changed). */
+/* Accept and read what is ready on the key socket (bounded work, never
+ * blocks). */
+static void poll_keysock(struct capture *cap, uint64_t now)
+{
+	int r;
+
+	if (!cap->ksock)
+		return;
+	r = keysock_poll(cap->ksock);
+	if (r > 0) {
+		cap->keys_added += (uint64_t)r;
+		engine_keys_added(cap->e, now);
+	} else if (r < 0) {
+		log_warn("key socket %s: %s", cap->kso.path, strerror(-r));
+	}
+}
+
+/* source_ring hook: during a long drain, pick up key log lines and key
+ * socket lines that arrived meanwhile (the inotify and epoll descriptors
+ * are non-blocking: cheap when nothing changed). */
 static void drain_hook(void *ctx)
 {
 	struct capture *cap = ctx;
+	uint64_t now = source_ring_now(cap->src);
 
-	poll_keylogs(cap, -2, source_ring_now(cap->src));
+	poll_keylogs(cap, -2, now);
+	poll_keysock(cap, now);
 }
 
 static int run_loop(struct capture *cap, int sfd)
@@ -563,7 +693,11 @@ static int run_loop(struct capture *cap, int sfd)
 		if (ev.data.fd >= 0)
 			epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
 	}
-	if (cap->nkeylogs)
+	if (cap->ksock) {
+		ev.data.fd = keysock_fd(cap->ksock);
+		epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	}
+	if (cap->nkeylogs || cap->ksock)
 		source_ring_set_hook(cap->src, drain_hook, cap);
 	next_stats = cap->stats_interval_ns ? start + cap->stats_interval_ns : 0;
 	while (!stop) {
@@ -588,6 +722,10 @@ static int run_loop(struct capture *cap, int sfd)
 				if (read(tfd, &exp, sizeof(exp)) < 0)
 					exp = 0;
 				poll_keylogs(cap, -1, now);
+				if (cap->ks && cap->key_ttl_ns)
+					keystore_expire(cap->ks, now);
+			} else if (cap->ksock && fd == keysock_fd(cap->ksock)) {
+				poll_keysock(cap, now);
 			} else if (fd != source_ring_fd(cap->src)) {
 				poll_keylogs(cap, fd, now);
 			}
@@ -601,6 +739,7 @@ static int run_loop(struct capture *cap, int sfd)
 		if (next_stats && now >= next_stats) {
 			if (!cap->quiet)
 				print_stats(cap, false);
+			write_coverage(cap);
 			next_stats = now + cap->stats_interval_ns;
 		}
 		if (cap->duration_ns && now - start >= cap->duration_ns)
@@ -669,6 +808,9 @@ int cmd_capture(int argc, char **argv)
 	cap->dirs = TAPIR_IF_INGRESS | TAPIR_IF_EGRESS;
 	cap->ring_size = 64ULL << 20;
 	cap->dedup_ns = 50ULL * 1000000ULL;
+	keysock_opts_default(&cap->kso);
+	cap->kso.path = NULL;
+	cap->key_ttl_ns = 600ULL * 1000000000ULL;
 	ret = expand_config(argc, argv, &av, &ac, &cfgv, &ncfg);
 	if (ret)
 		return ret;
@@ -728,6 +870,44 @@ int cmd_capture(int argc, char **argv)
 				ret = bad_value("--key-wait", optarg);
 				goto cleanup;
 			}
+			break;
+		case 'K':
+			cap->kso.path = optarg;
+			break;
+		case 'm': {
+			char *end;
+			long m;
+			errno = 0;
+			m = strtol(optarg, &end, 8);
+			if (errno || end == optarg || *end || m < 0 || m > 0777) {
+				ret = bad_value("--key-socket-mode", optarg);
+				goto cleanup;
+			}
+			cap->kso.mode = (mode_t)m;
+			break;
+		}
+		case 'U':
+		case 'G': {
+			uint32_t id;
+			if (parse_owner(optarg, opt == 'G', &id)) {
+				ret = bad_value(opt == 'G' ? "--key-socket-group" :
+						"--key-socket-owner", optarg);
+				goto cleanup;
+			}
+			if (opt == 'G')
+				cap->kso.group = (gid_t)id;
+			else
+				cap->kso.owner = (uid_t)id;
+			break;
+		}
+		case 't':
+			if (parse_secs(optarg, 86400 * 365.0, &cap->key_ttl_ns)) {
+				ret = bad_value("--key-ttl", optarg);
+				goto cleanup;
+			}
+			break;
+		case 'V':
+			cap->coverage_path = optarg;
 			break;
 		case 'R':
 			if (parse_size(optarg, &v) || v < 4096 || v > (1ULL << 31)) {
@@ -834,8 +1014,13 @@ int cmd_capture(int argc, char **argv)
 		log_warn("not root: loading and attaching will likely fail");
 
 	/* keys -> sink -> engine */
-	if (cap->nkeylogs) {
+	if (cap->nkeylogs || cap->kso.path) {
 		cap->ks = keystore_new(1u << 20);
+		if (!cap->ks) {
+			log_err("cannot set up the key store");
+			goto cleanup;
+		}
+		keystore_set_ttl(cap->ks, cap->key_ttl_ns);
 		for (int i = 0; i < cap->nkeylogs; i++) {
 			cap->kf[i] = keylog_follow_new(cap->ks, cap->keylogs[i]);
 			if (!cap->kf[i]) {
@@ -844,6 +1029,14 @@ int cmd_capture(int argc, char **argv)
 				goto cleanup;
 			}
 			keylog_follow_poll(cap->kf[i]);
+		}
+		if (cap->kso.path) {
+			cap->ksock = keysock_new(cap->ks, &cap->kso);
+			if (!cap->ksock) {
+				log_err("cannot create key socket %s: %s",
+					cap->kso.path, strerror(errno));
+				goto cleanup;
+			}
 		}
 	}
 	sink = json_sink_open(cap->out);
@@ -949,9 +1142,19 @@ cleanup:
 		source_ring_drain(cap->src);	/* what came before detach */
 		if (cap->nkeylogs)
 			poll_keylogs(cap, -2, now);
+		poll_keysock(cap, now);
 		engine_finish(cap->e, now);
 		if (!cap->quiet)
 			print_stats(cap, true);
+		if (cap->coverage_path) {
+			err = coverage_write_file(engine_coverage(cap->e),
+						  cap->coverage_path);
+			if (err) {
+				log_err("cannot write coverage %s: %s",
+					cap->coverage_path, strerror(-err));
+				ret = 1;
+			}
+		}
 		if (ret == 0 && engine_stats(cap->e)->write_errors)
 			ret = 1;
 	}
@@ -964,6 +1167,7 @@ cleanup:
 	}
 	for (int i = 0; i < cap->nkeylogs; i++)
 		keylog_follow_free(cap->kf[i]);
+	keysock_free(cap->ksock);
 	keystore_free(cap->ks);
 	if (sfd >= 0)
 		close(sfd);

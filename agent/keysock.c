@@ -58,6 +58,8 @@ struct keysock {
 	struct keystore *ks;
 	struct keysock_opts o;
 	char *path;
+	dev_t dev;		/* the socket file bound at path: unlinked */
+	ino_t ino;		/* at exit only if path still names it */
 	int lfd, ep;
 	struct kconn *c;
 	unsigned nconns;
@@ -325,6 +327,13 @@ struct keysock *keysock_new(struct keystore *ks, const struct keysock_opts *o)
 		errno = err;
 		goto fail;
 	}
+	{
+		struct stat sb;
+		if (!lstat(o->path, &sb)) {
+			k->dev = sb.st_dev;
+			k->ino = sb.st_ino;
+		}
+	}
 	if ((o->owner != (uid_t)-1 || o->group != (gid_t)-1) &&
 	    chown(o->path, o->owner, o->group))
 		goto fail;
@@ -368,12 +377,18 @@ void keysock_free(struct keysock *k)
 		free(k->c[i].buf);
 	}
 	free(k->c);
+	/* unlink before closing the listener, and only our own socket: a
+	 * newer instance that replaced it (it saw no listener) keeps its */
+	if (k->path) {
+		struct stat sb;
+		if (!lstat(k->path, &sb) && sb.st_dev == k->dev &&
+		    sb.st_ino == k->ino)
+			unlink(k->path);
+	}
 	if (k->ep >= 0)
 		close(k->ep);
 	if (k->lfd >= 0)
 		close(k->lfd);
-	if (k->path)
-		unlink(k->path);
 	free(k->path);
 	free(k);
 }

@@ -12,3 +12,6 @@ scripts/install-deps.sh
 make CC=clang BUILD=build/clang
 make
 make test
+# the unit suite and the fuzz regression replays again under ASan + UBSan
+# (LeakSanitizer on): "unit: N passed, N failed" once more
+make test-asan

@@ -11,7 +11,7 @@ scripts/install-deps.sh
 # -Wall -Wextra -Werror must hold under both compilers
 make CC=clang BUILD=build/clang
 make
-make test
-# the unit suite and the fuzz regression replays again under ASan + UBSan
-# (LeakSanitizer on): "unit: N passed, N failed" once more
+# the unit suite and the fuzz regression replays under ASan + UBSan
+# (LeakSanitizer on) first, so that the last line is the whole suite's
 make test-asan
+make test

@@ -77,7 +77,7 @@ static void print_summary(const char *path, enum csum_mode csum,
 		ss->file_truncated ? ", file truncated" : "");
 	fprintf(stderr,
 		"tapir: %" PRIu64 " flows (%" PRIu64 " HTTP/1, %" PRIu64
-		" HTTP/2 not parsed yet, %" PRIu64 " other, %" PRIu64
+		" HTTP/2, %" PRIu64 " other, %" PRIu64
 		" picked up mid-stream), %" PRIu64 " calls (%" PRIu64
 		" with errors)\n",
 		fs->flows, st->http1_conns, st->h2_conns, st->other_conns,

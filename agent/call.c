@@ -118,6 +118,29 @@ const char *http_msg_header(const struct http_msg *m, const char *name)
 	return NULL;
 }
 
+void call_body_errors(struct call *c, const struct http_msg *m,
+		      const char *side)
+{
+	static const char *const names[] = {
+		[BODY_IDENTITY] = "identity", [BODY_GZIP] = "gzip",
+		[BODY_DEFLATE] = "deflate", [BODY_BR] = "br",
+		[BODY_UNKNOWN_CODING] = "unknown",
+	};
+	const struct body *b = &m->body;
+
+	if (b->gap)
+		call_error(c, "gap in %s body", side);
+	if (b->decode_error)
+		call_error(c, "decoding error (%s) in %s body",
+			   names[b->coding], side);
+	if (b->coding == BODY_UNKNOWN_CODING && b->wire_size) {
+		const char *ce = http_msg_header(m, "content-encoding");
+
+		call_error(c, "unsupported content-encoding '%.64s' in %s body; "
+			   "recorded as sent", ce ? ce : "?", side);
+	}
+}
+
 void call_error(struct call *c, const char *fmt, ...)
 {
 	char buf[256];

@@ -104,6 +104,11 @@ void http_msg_add_trailer(struct http_msg *m, const char *name, size_t nlen,
 /* First header with this name (case-insensitive), or NULL. */
 const char *http_msg_header(const struct http_msg *m, const char *name);
 
+/* Add the errors a finished body of m carries (gap, decoding error,
+ * unsupported content-encoding); side is "request" or "response". */
+void call_body_errors(struct call *c, const struct http_msg *m,
+		      const char *side);
+
 /* Add an error string (printf-style); duplicates are suppressed. */
 void call_error(struct call *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -133,36 +133,14 @@ static void dir_feed(struct h1_conn *h, int dir, const uint8_t *p, size_t n);
 
 /* ---------------------------------------------------------------- tx */
 
-static void msg_body_errors(struct call *c, struct http_msg *m, int dir)
-{
-	const struct body *b = &m->body;
-	static const char *const names[] = {
-		[BODY_IDENTITY] = "identity", [BODY_GZIP] = "gzip",
-		[BODY_DEFLATE] = "deflate", [BODY_BR] = "br",
-		[BODY_UNKNOWN_CODING] = "unknown",
-	};
-
-	if (b->gap)
-		call_error(c, "gap in %s body", side[dir]);
-	if (b->decode_error)
-		call_error(c, "decoding error (%s) in %s body",
-			   names[b->coding], side[dir]);
-	if (b->coding == BODY_UNKNOWN_CODING && b->wire_size) {
-		const char *ce = http_msg_header(m, "content-encoding");
-
-		call_error(c, "unsupported content-encoding '%.64s' in %s body; recorded as sent",
-			   ce ? ce : "?", side[dir]);
-	}
-}
-
 static void tx_emit(struct h1_conn *h, struct h1_tx *tx)
 {
 	struct call *c = tx->c;
 
 	body_finish(&c->req.body);
 	body_finish(&c->resp.body);
-	msg_body_errors(c, &c->req, 0);
-	msg_body_errors(c, &c->resp, 1);
+	call_body_errors(c, &c->req, side[0]);
+	call_body_errors(c, &c->resp, side[1]);
 	free(tx);
 	if (h->emit)
 		h->emit(h->ctx, c);

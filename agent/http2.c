@@ -332,28 +332,6 @@ static bool reset_recent(const struct h2_conn *h, uint32_t id)
 
 /* ------------------------------------------------------ emitting */
 
-static void msg_body_errors(struct call *c, struct http_msg *m, int dir)
-{
-	const struct body *b = &m->body;
-	static const char *const names[] = {
-		[BODY_IDENTITY] = "identity", [BODY_GZIP] = "gzip",
-		[BODY_DEFLATE] = "deflate", [BODY_BR] = "br",
-		[BODY_UNKNOWN_CODING] = "unknown",
-	};
-
-	if (b->gap)
-		call_error(c, "gap in %s body", side_name[dir]);
-	if (b->decode_error)
-		call_error(c, "decoding error (%s) in %s body",
-			   names[b->coding], side_name[dir]);
-	if (b->coding == BODY_UNKNOWN_CODING && b->wire_size) {
-		const char *ce = http_msg_header(m, "content-encoding");
-
-		call_error(c, "unsupported content-encoding '%.64s' in %s body; recorded as sent",
-			   ce ? ce : "?", side_name[dir]);
-	}
-}
-
 static void stream_emit(struct h2_conn *h, struct h2_stream *s)
 {
 	struct call *c = s->c;
@@ -362,7 +340,7 @@ static void stream_emit(struct h2_conn *h, struct h2_stream *s)
 		struct http_msg *m = dir ? &c->resp : &c->req;
 
 		body_finish(&m->body);
-		msg_body_errors(c, m, dir);
+		call_body_errors(c, m, side_name[dir]);
 		if (s->grpc[dir] && m->complete && !m->body.gap &&
 		    grpc_end(&s->gd[dir]) == -EBADMSG)
 			call_error(c, "gRPC message truncated in %s",

@@ -86,8 +86,8 @@ struct gen {
 	handler_fn on_request;	/* server: a request ended */
 	char **paths;		/* server: :path by (sid - 1) / 2 */
 	size_t npaths;
-	struct src *srcs[8192];
-	int nsrc;
+	struct src **srcs;
+	int nsrc, cap_src;
 	int padding;		/* extra padding bytes per frame */
 	int32_t cancel_sid;	/* client: RST after cancel_after bytes */
 	size_t cancel_after, got;
@@ -152,6 +152,10 @@ static struct src *src_new(struct gen *g, uint8_t *p, size_t n)
 
 	b->p = p;
 	b->n = n;
+	if (g->nsrc == g->cap_src) {
+		g->cap_src = g->cap_src ? g->cap_src * 2 : 64;
+		g->srcs = realloc(g->srcs, (size_t)g->cap_src * sizeof(*g->srcs));
+	}
 	g->srcs[g->nsrc++] = b;
 	return b;
 }
@@ -329,6 +333,7 @@ static void gen_free(struct gen *g)
 		free(g->srcs[i]->p);
 		free(g->srcs[i]);
 	}
+	free(g->srcs);
 	for (size_t i = 0; i < g->npaths; i++)
 		free(g->paths[i]);
 	free(g->paths);

@@ -731,9 +731,12 @@ static void on_field(struct hctx *x, const uint8_t *n, size_t nl,
 static int inflate_block(struct h2_conn *h, int dir, const uint8_t *in,
 			 size_t len, struct hctx *x, const char **msg)
 {
+	static const uint8_t empty[1];
 	nghttp2_hd_inflater *inf = h->d[dir].inf;
 	size_t total = 0;
 
+	if (!in)		/* an empty block gathered nothing: no buffer */
+		in = empty;
 	for (;;) {
 		nghttp2_nv nv;
 		int fl = 0;

@@ -90,9 +90,18 @@ def main():
     if a.ns:
         cmd += ["ip", "netns", "exec", a.ns]
     cmd += ["curl", "-q"]
+    if a.http == "2-prior":
+        # curl 7.88.1 cannot reuse a prior-knowledge connection (the second
+        # transfer fails: "Error in the HTTP2 framing layer"), so each
+        # transfer gets a connection of its own; nghttp -m makes the many
+        # streams on one prior-knowledge connection (gt_nghttp.py)
+        a.parallel = len(xs)
     if a.parallel:
-        cmd += ["--parallel", "--parallel-immediate",
-                "--parallel-max", str(a.parallel)]
+        # HTTP/2: without --parallel-immediate curl waits for the first
+        # connection and multiplexes every transfer over it
+        cmd += ["--parallel", "--parallel-max", str(a.parallel)]
+        if a.http != "2":
+            cmd.append("--parallel-immediate")
     for k, x in enumerate(xs):
         if k:
             cmd.append("--next")

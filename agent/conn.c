@@ -67,6 +67,9 @@ struct conn {
 	struct flow_key key;		/* copies of f's facts when detached */
 	uint64_t first_ts_ns, last_ts_ns;
 	uint32_t ifindex;
+	char ep_src[sizeof(((struct call_flow *)0)->src)];	/* fill_flow's cache */
+	char ep_dst[sizeof(((struct call_flow *)0)->dst)];
+	bool ep_swapped;
 };
 
 static const uint8_t h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -78,10 +81,18 @@ static void fill_flow(struct conn *c, struct call *call)
 	const struct flow_key *k = c->f ? &c->f->key : &c->key;
 	int ci = c->swapped ? 1 : 0;
 
-	fmt_endpoint(call->flow.src, sizeof(call->flow.src), k->family,
-		     k->addr[ci], k->port[ci]);
-	fmt_endpoint(call->flow.dst, sizeof(call->flow.dst), k->family,
-		     k->addr[!ci], k->port[!ci]);
+	/* formatted once per connection (and again if the roles flip) */
+	if (!c->ep_src[0] || c->ep_swapped != c->swapped) {
+		fmt_endpoint(c->ep_src, sizeof(c->ep_src), k->family,
+			     k->addr[ci], k->port[ci]);
+		fmt_endpoint(c->ep_dst, sizeof(c->ep_dst), k->family,
+			     k->addr[!ci], k->port[!ci]);
+		c->ep_swapped = c->swapped;
+	}
+	_Static_assert(sizeof(c->ep_src) == sizeof(call->flow.src), "src");
+	_Static_assert(sizeof(c->ep_dst) == sizeof(call->flow.dst), "dst");
+	memcpy(call->flow.src, c->ep_src, sizeof(c->ep_src));
+	memcpy(call->flow.dst, c->ep_dst, sizeof(c->ep_dst));
 	if (c->env->opts->describe_flow)
 		c->env->opts->describe_flow(c->env->opts->describe_ctx,
 					    c->f ? c->f->ifindex : c->ifindex,
@@ -92,6 +103,15 @@ static void fill_flow(struct conn *c, struct call *call)
 					    &call->flow.direction);
 }
 
+/* Copy s into dst (size n), cut and NUL-terminated. */
+static void strlcpy0(char *dst, size_t n, const char *s)
+{
+	size_t k = strnlen(s, n - 1);
+
+	memcpy(dst, s, k);
+	dst[k] = '\0';
+}
+
 static void fill_tls(struct conn *c, struct call *call, bool from_plaintext)
 {
 	const struct tls_info *ti;
@@ -100,12 +120,10 @@ static void fill_tls(struct conn *c, struct call *call, bool from_plaintext)
 		return;
 	ti = tls_session_info(c->tls);
 	call->tls.present = true;
-	snprintf(call->tls.version, sizeof(call->tls.version), "%s",
-		 ti->version_name);
-	snprintf(call->tls.cipher, sizeof(call->tls.cipher), "%s",
-		 ti->cipher_name);
-	snprintf(call->tls.sni, sizeof(call->tls.sni), "%s", ti->sni);
-	snprintf(call->tls.alpn, sizeof(call->tls.alpn), "%s", ti->alpn);
+	strlcpy0(call->tls.version, sizeof(call->tls.version), ti->version_name);
+	strlcpy0(call->tls.cipher, sizeof(call->tls.cipher), ti->cipher_name);
+	strlcpy0(call->tls.sni, sizeof(call->tls.sni), ti->sni);
+	strlcpy0(call->tls.alpn, sizeof(call->tls.alpn), ti->alpn);
 	call->tls.decrypted = from_plaintext;
 	if (!from_plaintext)
 		snprintf(call->tls.reason, sizeof(call->tls.reason), "%s",

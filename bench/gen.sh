@@ -9,8 +9,7 @@
 #   h2-small.pcap              >= 100,000 small HTTP/2 exchanges over TLS 1.3
 #                              (TLS_AES_128_GCM_SHA256): h2load -n 100000
 #                              -c 4 -m 32 GET /echo-json against nginx
-#                              (10443); h2load's keys through the keys/
-#                              preload shim (h2load has no SSLKEYLOGFILE)
+#                              (10443); h2load writes SSLKEYLOGFILE itself
 # A capture the kernel dropped packets from is refused (gen.sh exits 1; on a
 # busy machine set BENCH_RATE=20M to cap each transfer's rate).
 # Needs root only when something is missing.
@@ -59,12 +58,10 @@ gen_one() {
 # gen_h2: one h2load run, 4 connections x 32 concurrent streams.
 gen_h2() {
 	local cap=$OUT/h2-small.pcap keys=$OUT/h2-small.keys n=${BENCH_H2_CALLS:-100000} log
-	local shim=build/libtapir-keylog.so
-	[[ -f $shim ]] || { echo "bench/gen.sh: $shim not built (make)" >&2; return 1; }
 	command -v h2load >/dev/null || { echo "bench/gen.sh: h2load not installed (nghttp2-client)" >&2; return 1; }
 	rm -f "$cap" "$keys" "$keys.tmp"
 	lab_cap_start bench "$cap.tmp" || return 1
-	log=$(lab_c bench env LD_PRELOAD="$PWD/$shim" SSLKEYLOGFILE="$PWD/$keys.tmp" \
+	log=$(lab_c bench env SSLKEYLOGFILE="$PWD/$keys.tmp" \
 		h2load -n "$n" -c 4 -m 32 -H 'accept-encoding: identity' \
 		"https://$LAB_SRV4:10443/echo-json" 2>&1)
 	local rc=$?
@@ -74,7 +71,7 @@ gen_h2() {
 		return 1
 	fi
 	mv "$cap.tmp" "$cap" && mv "$keys.tmp" "$keys"
-	echo "bench: $cap $(($(stat -c %s "$cap") / 1000000)) MB, $n HTTP/2 exchanges, $(grep -c CLIENT_TRAFFIC_SECRET_0 "$keys") TLS sessions"
+	echo "bench: $cap $(($(stat -c %s "$cap") / 1000000)) MB, $n HTTP/2 exchanges, $(grep CLIENT_TRAFFIC_SECRET_0 "$keys" | sort -u | grep -c .) TLS sessions"
 }
 have full || gen_one full 44 || exit 1
 have half || gen_one half 22 || exit 1

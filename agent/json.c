@@ -22,10 +22,18 @@ struct json_sink {
 	struct jbuf b;
 };
 
-static void jb_reserve(struct jbuf *b, size_t n)
+static void jb_grow(struct jbuf *b, size_t n);
+
+/* Room for n more bytes and a NUL; the check inline, growth out of line
+ * (called for every piece of every record). */
+static inline void jb_reserve(struct jbuf *b, size_t n)
 {
-	if (b->len + n + 1 <= b->cap)
-		return;
+	if (b->len + n + 1 > b->cap)
+		jb_grow(b, n);
+}
+
+static void jb_grow(struct jbuf *b, size_t n)
+{
 	size_t ncap = b->cap ? b->cap : 4096;
 	while (ncap < b->len + n + 1)
 		ncap *= 2;
@@ -38,14 +46,14 @@ static void jb_reserve(struct jbuf *b, size_t n)
 	b->cap = ncap;
 }
 
-static void jb_put(struct jbuf *b, const char *s, size_t n)
+static inline void jb_put(struct jbuf *b, const char *s, size_t n)
 {
 	jb_reserve(b, n);
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
 }
 
-static void jb_puts(struct jbuf *b, const char *s)
+static inline void jb_puts(struct jbuf *b, const char *s)
 {
 	jb_put(b, s, strlen(s));
 }

@@ -113,7 +113,7 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/tt.h $(BUILD)/libtapir.a
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libtapir.a $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/tests/test_%_bpf: tests/bpf/test_%_bpf.c tests/unit/tt.h $(SKELS) $(BPF_HDRS)
+$(BUILD)/tests/test_%_bpf: tests/bpf/test_%_bpf.c tests/unit/tt.h $(wildcard tests/bpf/*.h) $(SKELS) $(BPF_HDRS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LDFLAGS) $(LDLIBS)

@@ -96,6 +96,13 @@ s_num() {	# s_num ERR REGEX: the number before REGEX in the final summary
 	grep -v '\[stats\]' "$1" | grep -oE "[0-9]+ $2" | head -1 | grep -oE '^[0-9]+'
 }
 
+# Frames the mirror path itself lost (mir0's transmit drops: the veth
+# hands frames to span0's XDP through a fixed ring), since the lab started.
+s_mirror_drops() {
+	ip -n "$LAB_C" -s link show mir0 | awk '/TX:/ {getline; print "mir0 tx dropped " $4}'
+	ip netns exec "$SENSOR" ethtool -S span0 2>/dev/null | grep -E 'drop|err' | grep -v ': 0$' | tr -s ' ' | tr '\n' ';'
+}
+
 s_xdp_left() {	# what of an XDP program is on span0 (empty: nothing)
 	ip -n "$SENSOR" -d link show span0 | grep -E 'xdp|prog/'
 }
@@ -112,7 +119,7 @@ s_check() {
 	gaps=$(grep -v '\[stats\]' "$err" | grep -oE 'gaps: [0-9]+' | grep -oE '[0-9]+')
 	trunc=$(s_num "$err" 'segments truncated')
 	if [[ $lost != 0 || $gaps != 0 || $trunc != 0 ]]; then
-		t_fail "$name" "lost events '$lost', gaps '$gaps', truncated '$trunc': $(grep -v '\[stats\]' "$err" | head -3 | tr '\n' ' ')"
+		t_fail "$name" "lost events '$lost', gaps '$gaps', truncated '$trunc'; mirror drops: $(s_mirror_drops)"
 		return 1
 	fi
 	if ! $PY "$TLIB/compare.py" exact "$out" "$GT" >"$T_CASE_DIR/exact.diff" 2>&1; then

@@ -81,7 +81,7 @@ s_start() {
 		--hash-bodies -o "$out" "$@" 2>"$err" &
 	S_PID=$!
 	for ((i = 0; i < 100; i++)); do
-		grep -q 'capturing on' "$err" && return 0
+		grep -q 'capturing on.*MiB' "$err" && return 0
 		kill -0 "$S_PID" 2>/dev/null || break
 		sleep 0.05
 	done

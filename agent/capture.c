@@ -876,7 +876,7 @@ static int span_start(struct capture *cap)
 	cap->obj = cap->sskel->obj;
 	bpf_map__set_max_entries(cap->sskel->maps.events,
 				 (uint32_t)cap->ring_size);
-	cap->sskel->bss->cfg = kernel_cfg(cap);
+	cap->sskel->data->cfg = kernel_cfg(cap);
 	err = xdp_bpffs_ensure(&cap->bpffs_mounted);
 	if (err) {
 		log_err("libxdp needs a bpffs on %s, and mounting one failed: %s",
@@ -1243,7 +1243,7 @@ static int live_main(int argc, char **argv, bool span)
 		log_err("cannot fill the filter maps: %s", strerror(-err));
 		goto cleanup;
 	}
-	cap->skel->bss->cfg = kernel_cfg(cap);
+	cap->skel->data->cfg = kernel_cfg(cap);
 ring:
 	cap->src = source_ring_new(kmap_fd(cap, "events"), cap->e,
 				   cap->dedup_ns);

@@ -75,8 +75,11 @@ TAPIR_LPM_MAP(net6, struct tapir_lpm6);		/* --net, IPv6 */
 TAPIR_LPM_MAP(xnet4, struct tapir_lpm4);	/* --exclude-net, IPv4 */
 TAPIR_LPM_MAP(xnet6, struct tapir_lpm6);	/* --exclude-net, IPv6 */
 
-/* Written by the agent (see tapir_filter.h). */
-struct tapir_cfg cfg;
+/* Written by the agent (see tapir_filter.h).  In .data, not .bss:
+ * libbpf copies a .data section's initial value into the map at load and
+ * leaves .bss to the kernel's zeroes, and the XDP program is loaded by
+ * libxdp, so its configuration must be in place before load. */
+struct tapir_cfg cfg SEC(".data");
 /* Monotonic time of the last ring drop (any CPU; a racy store is fine). */
 __u64 last_drop_ns;
 

@@ -4,11 +4,12 @@
  * counters are tapir_event.h.
  *
  * Invariants: fixed-width fields only (STYLE.md); the agent writes the
- * configuration (the program's .bss `cfg`) and fills the maps before it
+ * configuration (the program's .data `cfg`) and fills the maps before it
  * attaches.  The TC program's cfg may change while attached (a field at a
  * time: the program reads each once per packet, so a packet sees either
  * the old or the new value); the XDP program's is written before load
- * (libxdp loads it, so the skeleton's .bss view is not the live one).
+ * (libxdp loads it: the skeleton's view is the initial value, copied into
+ * the map at load, not the live map).
  */
 #ifndef TAPIR_BPF_FILTER_H
 #define TAPIR_BPF_FILTER_H

@@ -119,8 +119,8 @@ static void reset(uint32_t flags)
 	clear_map(skel->maps.net6);
 	clear_map(skel->maps.xnet4);
 	clear_map(skel->maps.xnet6);
-	skel->bss->cfg.flags = flags;
-	skel->bss->cfg.acks_after_drop_ms = 0;
+	skel->data->cfg.flags = flags;
+	skel->data->cfg.acks_after_drop_ms = 0;
 	skel->bss->last_drop_ns = 0;
 	drain();
 }
@@ -639,8 +639,8 @@ TT_TEST(ring_full_counts_and_turns_acks_on)
 	TT_REQUIRE(sk2);
 	bpf_map__set_max_entries(sk2->maps.events, 16384);	/* 4 pages */
 	TT_REQUIRE(!capture_bpf__load(sk2));
-	sk2->bss->cfg.flags = TAPIR_CFG_ALL_IFACES;
-	sk2->bss->cfg.acks_after_drop_ms = 60000;
+	sk2->data->cfg.flags = TAPIR_CFG_ALL_IFACES;
+	sk2->data->cfg.acks_after_drop_ms = 60000;
 	spec_default(&s, 4);
 	s.plen = 3000;	/* a 4096-byte tier: 3 fit in 16 KiB with headers */
 	n = build(&s, f, sizeof(f));

@@ -115,8 +115,8 @@ static void reset(uint32_t flags)
 	clear_map(skel->maps.net6);
 	clear_map(skel->maps.xnet4);
 	clear_map(skel->maps.xnet6);
-	skel->bss->cfg.flags = flags;
-	skel->bss->cfg.acks_after_drop_ms = 0;
+	skel->data->cfg.flags = flags;
+	skel->data->cfg.acks_after_drop_ms = 0;
 	skel->bss->last_drop_ns = 0;
 	drain();
 }
@@ -143,7 +143,7 @@ static int run(const struct spec *s)
 
 static int want_verdict(void)
 {
-	return skel->bss->cfg.flags & TAPIR_CFG_XDP_PASS ? XDP_PASS : XDP_DROP;
+	return skel->data->cfg.flags & TAPIR_CFG_XDP_PASS ? XDP_PASS : XDP_DROP;
 }
 
 /* The one event a segment without chunking gives must say exactly this. */
@@ -540,7 +540,7 @@ TT_TEST(ring_full_counts_and_still_drops)
 	TT_REQUIRE(sk2);
 	bpf_map__set_max_entries(sk2->maps.events, 16384);	/* 4 pages */
 	TT_REQUIRE(!span_bpf__load(sk2));
-	sk2->bss->cfg.flags = 0;
+	sk2->data->cfg.flags = 0;
 	spec_default(&s, 4);
 	s.plen = 3000;	/* a 4096-byte tier: 3 fit in 16 KiB with headers */
 	n = build(&s, f, sizeof(f));

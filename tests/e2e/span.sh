@@ -20,6 +20,11 @@
 #   skb/tls13+tls12              generic XDP: GSO skbs arrive whole, as
 #                                multi-buffer frames (xdp.frags)
 #   native/h2                    HTTP/2 - only if the lab has an h2 listener
+#   verdict-and-filters          tcpdump on span0 (it taps after XDP) sees
+#                                no TCP by default, all of it with
+#                                --xdp-pass; --port miss: no record, hit:
+#                                the records
+#   usage                        bad options exit 2 with no attach
 #   replay                       tcpdump's capture of a TLS 1.3+1.2 run,
 #                                replayed onto mir0 with tcpreplay
 #                                --topspeed: tapir span == tapir read of the
@@ -204,6 +209,66 @@ if grep -qE 'http2 on|listen [^;]* http2' scripts/lab.sh; then
 else
 	echo "NOTE $T_NAME/native/h2: not run - scripts/lab.sh has no HTTP/2 listener yet"
 fi
+
+# ---------------------------------------------------- verdict and filters
+# What the sensor's stack gets after XDP: tcpdump on span0 taps frames
+# only once XDP passed them.  Default: tapir copies and drops (tcpdump
+# sees no TCP); --xdp-pass: tcpdump sees them too.  --port 8443 against
+# traffic to 443: every frame dropped, no record.
+verdict_run() {	# verdict_run TAG [tapir options]: sets V_TCP V_RECS
+	local tag=$1 pid
+	shift
+	s_newcase "verdict-$tag"
+	ip netns exec "$SENSOR" tcpdump -i span0 -n -U --immediate-mode -w "$T_CASE_DIR/span0.pcap" tcp 2>"$T_CASE_DIR/tcpdump.err" &
+	pid=$!
+	for ((i = 0; i < 100; i++)); do grep -q 'listening on' "$T_CASE_DIR/tcpdump.err" && break; sleep 0.05; done
+	if ! s_start "$OUT" "$ERR" native --keylog "$KEYS" "$@"; then
+		lab__kill_pid "$pid" INT
+		return 1
+	fi
+	gt_curl --opt=--resolve --opt="$H:443:$LAB_SRV4" "GET https://$H/1k.bin" "GET https://$H/100k.bin" \
+		>"$T_CASE_DIR/traffic.log" 2>&1 || { s_stop; lab__kill_pid "$pid" INT; return 1; }
+	s_stop || { lab__kill_pid "$pid" INT; return 1; }
+	lab__kill_pid "$pid" INT
+	# the kernel's count of frames that reached the tap (after XDP)
+	V_TCP=$(sed -nE 's/^([0-9]+) packets? received by filter.*/\1/p' "$T_CASE_DIR/tcpdump.err")
+	V_TCP=${V_TCP:-unknown}
+	V_RECS=$(grep -c . "$OUT")
+	V_MATCHED=$(s_num "$ERR" 'TCP segments matched')
+}
+verdict_case() {
+	local name=$T_NAME/verdict-and-filters
+	verdict_run drop || { t_fail "$name" "drop run failed: $(tail -2 "$ERR" | tr '\n' ' ')"; return; }
+	[[ $V_TCP -eq 0 && $V_RECS -eq 2 ]] ||
+		{ t_fail "$name" "default (drop): tcpdump after XDP saw $V_TCP TCP frames (want 0), $V_RECS records (want 2)"; return; }
+	verdict_run pass --xdp-pass || { t_fail "$name" "--xdp-pass run failed: $(tail -2 "$ERR" | tr '\n' ' ')"; return; }
+	[[ $V_TCP -gt 20 && $V_RECS -eq 2 ]] ||
+		{ t_fail "$name" "--xdp-pass: tcpdump after XDP saw $V_TCP TCP frames (want the traffic), $V_RECS records (want 2)"; return; }
+	$PY "$TLIB/compare.py" exact "$OUT" "$GT" >"$T_CASE_DIR/exact.diff" 2>&1 ||
+		{ t_fail "$name" "--xdp-pass: records differ from ground truth"; return; }
+	verdict_run miss --port 8443 || { t_fail "$name" "--port miss run failed: $(tail -2 "$ERR" | tr '\n' ' ')"; return; }
+	[[ $V_TCP -eq 0 && $V_RECS -eq 0 && $V_MATCHED -eq 0 ]] ||
+		{ t_fail "$name" "--port 8443 against 443: $V_TCP frames passed, $V_RECS records, $V_MATCHED matched (want 0, 0, 0)"; return; }
+	verdict_run hit --port 443 --net 10.77.0.0/24 || { t_fail "$name" "--port hit run failed"; return; }
+	[[ $V_TCP -eq 0 && $V_RECS -eq 2 ]] ||
+		{ t_fail "$name" "--port 443 --net 10.77.0.0/24: $V_TCP frames passed, $V_RECS records (want 0, 2)"; return; }
+	t_pass "$name"
+}
+verdict_case
+
+# ------------------------------------------------------------------ usage
+usage_case() {
+	local name=$T_NAME/usage bad=() rc
+	"$TAPIR" span >/dev/null 2>&1; rc=$?; [[ $rc -eq 2 ]] || bad+=("no -i: exit $rc")
+	"$TAPIR" span -i lo --xdp-mode turbo >/dev/null 2>&1; rc=$?; [[ $rc -eq 2 ]] || bad+=("--xdp-mode turbo: exit $rc")
+	"$TAPIR" span -i lo,eth0 >/dev/null 2>&1; rc=$?; [[ $rc -eq 2 ]] || bad+=("two interfaces: exit $rc")
+	"$TAPIR" span -i lo --direction ingress >/dev/null 2>&1; rc=$?; [[ $rc -eq 2 ]] || bad+=("--direction: exit $rc")
+	"$TAPIR" capture -i lo --xdp-pass >/dev/null 2>&1; rc=$?; [[ $rc -eq 2 ]] || bad+=("capture --xdp-pass: exit $rc")
+	"$TAPIR" span -i no-such-if0 >/dev/null 2>&1; rc=$?; [[ $rc -eq 2 ]] || bad+=("unknown interface: exit $rc")
+	"$TAPIR" span --help | grep -q -- '--xdp-mode' || bad+=("--help lacks --xdp-mode")
+	if [[ ${#bad[@]} -eq 0 ]]; then t_pass "$name"; else t_fail "$name" "${bad[*]}"; fi
+}
+usage_case
 
 # ------------------------------------------------------------------ replay
 # The records without what differs between a file and a live run by nature

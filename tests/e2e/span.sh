@@ -25,6 +25,8 @@
 #                                --xdp-pass; --port miss: no record, hit:
 #                                the records
 #   usage                        bad options exit 2 with no attach
+#   auto-mode-fallback           on a bridge (no native XDP) auto gives
+#                                skb mode, native a clear error
 #   replay                       tcpdump's capture of a TLS 1.3+1.2 run,
 #                                replayed onto mir0 with tcpreplay
 #                                --topspeed: tapir span == tapir read of the
@@ -269,6 +271,34 @@ usage_case() {
 	if [[ ${#bad[@]} -eq 0 ]]; then t_pass "$name"; else t_fail "$name" "${bad[*]}"; fi
 }
 usage_case
+
+# auto mode falls back to skb where the driver has no native XDP (a
+# bridge); native mode there is a clear error; neither leaves anything
+auto_case() {
+	local name=$T_NAME/auto-mode-fallback e=$T_DIR/auto.err rc
+	ip -n "$SENSOR" link add br9 type bridge && ip -n "$SENSOR" link set br9 up ||
+		{ t_fail "$name" "cannot create a bridge"; return; }
+	ip netns exec "$SENSOR" "$TAPIR" span -i br9 -v --duration 1 -o /dev/null 2>"$e"
+	rc=$?
+	if [[ $rc -ne 0 ]] || ! grep -q 'capturing on br9 (span port, XDP skb mode' "$e" ||
+		! grep -q 'native XDP: .*; trying skb' "$e"; then
+		t_fail "$name" "auto on a bridge: exit $rc: $(grep -v '^tapir: \(kernel\|agent\|TLS\)' "$e" | head -3 | tr '\n' ' ')"
+		return
+	fi
+	ip netns exec "$SENSOR" "$TAPIR" span -i br9 --xdp-mode native --duration 1 -o /dev/null 2>"$e"
+	rc=$?
+	if [[ $rc -ne 1 ]] || ! grep -q 'cannot load and attach the XDP program (native mode)' "$e"; then
+		t_fail "$name" "native on a bridge: exit $rc (want 1): $(head -3 "$e" | tr '\n' ' ')"
+		return
+	fi
+	if ip -n "$SENSOR" -d link show br9 | grep -qE 'xdp|prog/'; then
+		t_fail "$name" "left on br9: $(ip -n "$SENSOR" -d link show br9 | grep -E 'xdp|prog/')"
+		return
+	fi
+	ip -n "$SENSOR" link del br9
+	t_pass "$name"
+}
+auto_case
 
 # ------------------------------------------------------------------ replay
 # The records without what differs between a file and a live run by nature

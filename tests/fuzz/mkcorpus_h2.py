@@ -38,7 +38,6 @@ def streams(cap):
                             f"follow,tcp,raw,{i}"], capture_output=True,
                            text=True, check=True)
         side = [bytearray(), bytearray()]
-        body = r.stdout.split("=" * 10)
         lines = r.stdout.splitlines()
         started = False
         for ln in lines:
@@ -52,7 +51,6 @@ def streams(cap):
                 side[d] += bytes.fromhex(ln.strip())
             except ValueError:
                 pass
-        del body
         if side[0] or side[1]:
             yield bytes(side[0]), bytes(side[1])
 

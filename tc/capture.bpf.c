@@ -9,14 +9,36 @@
  *
  * Per packet, cheapest test first:
  *   interface/direction (map ifaces) -> skb->protocol is IP-ish ->
- *   parse (parse.bpf.h) -> ports (hash) -> CIDR exclude, include (LPM) ->
- *   pure ACK? (skipped unless asked for, or just after a ring drop) ->
- *   payload copied in chunks of <= TAPIR_CHUNK_MAX (GSO/GRO packets of
- *   64 KiB and more), each chunk one event with its own sequence number.
+ *   parse (parse.bpf.h; headers outside the linear area are pulled only
+ *   when the parse came up short) -> ports (hash) -> CIDR exclude,
+ *   include (LPM) -> egress: the segment this CPU just copied on ingress?
+ *   (last_in, skipped) -> pure ACK? (skipped unless asked for, or just
+ *   after a ring drop) -> payload copied in chunks of <= TAPIR_CHUNK_MAX
+ *   (GSO/GRO packets of 64 KiB and more), each chunk one event with its
+ *   own sequence number, reserved in the ring and filled by one
+ *   bpf_skb_load_bytes (one copy).
+ *
+ * Cost (see bench/capture.sh): what dominates is not the copy but the
+ * per-record wakeup (irq_work -> IPI -> wake_up, a VM exit under
+ * virtualisation) and, before, pulling every veth skb's headers linear.
+ * With cfg.wakeup_bytes set, records go in with BPF_RB_NO_WAKEUP and the
+ * agent polls; the program forces one wakeup when wakeup_bytes wait unread
+ * (at most once per wakeup_gap_us), so a burst never waits for the timer.
+ * Forwarded traffic crosses two hooks of the node (ingress of one port,
+ * egress of the other); with TAPIR_CFG_HOOK_DEDUP the egress copy of a
+ * segment already copied on ingress is skipped, halving ring traffic (the
+ * agent's own dedup, source_ring.c, still covers the cases this misses:
+ * other CPUs, rewritten headers are never equal anyway).
+ *
+ * Kernel features: BPF_RB_* wakeup flags and bpf_ringbuf_query (5.8),
+ * bpf_loop (5.17): runs on Debian 12's 6.1.  A variable-size reservation
+ * (bpf_ringbuf_reserve_dynptr + bpf_dynptr_from_skb, 6.4+) would avoid the
+ * tier slack but not run on 6.1; the slack costs ring space, not time.
  *
  * Counters: every packet is counted once in seen and once in exactly one of
- * not_tcp, short_hdr, filtered, acks_skipped or matched; every chunk of a
- * matched segment once in events or ring_drops (or load_errors).
+ * not_tcp, short_hdr, filtered, hook_dups, acks_skipped or matched; every
+ * chunk of a matched segment once in events or ring_drops (or
+ * load_errors).
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -72,10 +94,73 @@ LPM_MAP(net6, struct tapir_lpm6);	/* --net, IPv6 */
 LPM_MAP(xnet4, struct tapir_lpm4);	/* --exclude-net, IPv4 */
 LPM_MAP(xnet6, struct tapir_lpm6);	/* --exclude-net, IPv6 */
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tapir_seg_id);
+} last_in SEC(".maps");
+
 /* Written by the agent through the skeleton (mmap'ed .bss). */
 struct tapir_cfg cfg;
 /* Monotonic time of the last ring drop (any CPU; a racy store is fine). */
 __u64 last_drop_ns;
+/* Monotonic time of the last forced wakeup (racy too: at worst one more). */
+__u64 last_wake_ns;
+
+/* Submit flags for a record: see the top comment. */
+static __always_inline __u64 wake_flags(__u64 now)
+{
+	__u32 wb = cfg.wakeup_bytes;
+
+	if (!wb)
+		return 0;
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wb &&
+	    now - last_wake_ns >= (__u64)cfg.wakeup_gap_us * 1000) {
+		last_wake_ns = now;
+		return BPF_RB_FORCE_WAKEUP;
+	}
+	return BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void seg_id(struct tapir_seg_id *id,
+				   const struct tapir_pkt *p, __u32 payload)
+{
+	__builtin_memcpy(id->saddr, p->saddr, 16);
+	__builtin_memcpy(id->daddr, p->daddr, 16);
+	id->seq = p->seq;
+	id->ack = p->ack;
+	id->seg_len = payload;
+	id->sport = p->sport;
+	id->dport = p->dport;
+	id->window = p->window;
+	id->family = p->family;
+	id->tcp_flags = p->tcp_flags;
+	id->valid = 1;
+}
+
+/* 1 when the egress segment p is the one last copied on ingress here. */
+static __always_inline int seen_on_ingress(const struct tapir_pkt *p,
+					   __u32 payload)
+{
+	struct tapir_seg_id *l, id;
+	__u32 zero = 0;
+
+	l = bpf_map_lookup_elem(&last_in, &zero);
+	if (!l || !l->valid)
+		return 0;
+	seg_id(&id, p, payload);
+	/* no memcmp in BPF: 14 words, unrolled */
+	{
+		const __u32 *x = (const __u32 *)l, *y = (const __u32 *)&id;
+		__u32 d = 0;
+
+#pragma unroll
+		for (int i = 0; i < (int)(sizeof(id) / 4); i++)
+			d |= x[i] ^ y[i];
+		return d == 0;
+	}
+}
 
 /* Either end of the flow in the trie? */
 static __always_inline int in_net(const struct tapir_pkt *p, void *map4,
@@ -120,6 +205,8 @@ static __always_inline int emit(struct __sk_buff *skb,
 				const struct tapir_event *t, __u32 off,
 				__u32 n, const __u32 tier)
 {
+	__u64 wf;
+
 	struct tapir_event *e;
 
 	e = bpf_ringbuf_reserve(&events, sizeof(*e) + tier, 0);
@@ -137,7 +224,8 @@ static __always_inline int emit(struct __sk_buff *skb,
 			return -2;
 		}
 	}
-	bpf_ringbuf_submit(e, 0);
+	wf = wake_flags(t->ts_ns);
+	bpf_ringbuf_submit(e, wf);
 	return 0;
 }
 
@@ -179,7 +267,7 @@ struct chunk_loop {
 	struct tapir_event t;
 	__u64 now;
 	__u32 payload, payload_off, seq, done;
-	__u8 tf, evf;
+	__u8 tf, evf, failed;
 };
 
 /* bpf_loop() body: one chunk per call (a bounded loop with four
@@ -214,8 +302,25 @@ static long chunk_cb(__u32 i, void *ctx)
 	}
 	r = emit_tiered(x->skb, t, x->payload_off + x->done, take);
 	count_emit(x->c, r, take, x->now, &x->evf);
+	if (r)
+		x->failed = 1;
 	x->done += take;
 	return last;
+}
+
+/* After ingress copied segment p in full: the egress hook may skip it. */
+static __always_inline void remember_ingress(__u8 dir, __u32 flags,
+					     const struct tapir_pkt *p,
+					     __u32 payload)
+{
+	struct tapir_seg_id *l;
+	__u32 zero = 0;
+
+	if (dir != TAPIR_DIR_INGRESS || !(flags & TAPIR_CFG_HOOK_DEDUP))
+		return;
+	l = bpf_map_lookup_elem(&last_in, &zero);
+	if (l)
+		seg_id(l, p, payload);
 }
 
 static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
@@ -254,16 +359,21 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 	len = skb->len;
 	data = (void *)(long)skb->data;
 	data_end = (void *)(long)skb->data_end;
+	r = tapir_parse(data, data_end, &p);
 	/* Headers outside the linear area (rare: most drivers and GRO keep
-	 * them linear): linearise the first HDR_PULL bytes.  This moves no
-	 * byte of the packet, it only changes where the skb keeps them. */
-	if (data + HDR_PULL > data_end && data + len > data_end) {
+	 * them linear): linearise the first HDR_PULL bytes and parse again.
+	 * This moves no byte of the packet, it only changes where the skb
+	 * keeps them; it is not done up front because it can reallocate
+	 * (a cloned skb, as every TCP transmit is), which costs more than
+	 * the whole copy of a full-size segment. */
+	if (r == TAPIR_PARSE_SHORT && data + len > data_end) {
 		bpf_skb_pull_data(skb, len < HDR_PULL ? len : HDR_PULL);
 		c->pulled++;
+		__builtin_memset(&p, 0, sizeof(p));
 		data = (void *)(long)skb->data;
 		data_end = (void *)(long)skb->data_end;
+		r = tapir_parse(data, data_end, &p);
 	}
-	r = tapir_parse(data, data_end, &p);
 	if (r != TAPIR_PARSE_TCP) {
 		if (r == TAPIR_PARSE_NOT_TCP)
 			c->not_tcp++;
@@ -277,6 +387,11 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 	}
 	end = p.ip_end && p.ip_end < len ? p.ip_end : len;
 	payload = end > p.payload_off ? end - p.payload_off : 0;
+	if (dir == TAPIR_DIR_EGRESS && (flags & TAPIR_CFG_HOOK_DEDUP) &&
+	    seen_on_ingress(&p, payload)) {
+		c->hook_dups++;
+		return TC_ACT_UNSPEC;
+	}
 	now = bpf_ktime_get_ns();
 	if (!payload && !(p.tcp_flags & (TCPF_SYN | TCPF_FIN | TCPF_RST)) &&
 	    !(flags & TAPIR_CFG_ACKS) &&
@@ -307,6 +422,8 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 		r = emit(skb, t, 0, 0, 0);
 		evf = 0;
 		count_emit(c, r, 0, now, &evf);
+		if (r == 0)
+			remember_ingress(dir, flags, &p, 0);
 		return TC_ACT_UNSPEC;
 	}
 
@@ -319,7 +436,10 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 	x.now = now;
 	x.tf = p.tcp_flags;
 	x.evf = 0;
+	x.failed = 0;
 	bpf_loop(TAPIR_MAX_CHUNKS, chunk_cb, &x, 0);
+	if (!x.failed)
+		remember_ingress(dir, flags, &p, payload);
 	return TC_ACT_UNSPEC;
 }
 

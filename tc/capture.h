@@ -25,6 +25,9 @@ enum tapir_cfg_flags {
 					 * interface the program is attached to
 					 * in both directions */
 	TAPIR_CFG_ACKS = 0x10,		/* send pure ACKs too (always) */
+	TAPIR_CFG_HOOK_DEDUP = 0x20,	/* skip an egress segment equal to the
+					 * one this CPU just copied on ingress
+					 * (a forwarded packet seen twice) */
 };
 
 /* map `ifaces` value: the directions captured on that ifindex */
@@ -39,7 +42,32 @@ struct tapir_cfg {
 	 * acknowledgment of lost data reaches the reassembler and the hole
 	 * is reported as a gap at once (reasm_ack). 0 = never. */
 	__u32 acks_after_drop_ms;
+	/* Wakeups: 0 = the ring's default (wake the agent on every record
+	 * that finds it caught up).  Otherwise records are submitted without
+	 * a wakeup and the agent polls on a short timer; the program wakes
+	 * it early only when this many bytes wait unread, at most once per
+	 * wakeup_gap_us. */
+	__u32 wakeup_bytes;
+	__u32 wakeup_gap_us;
 };
+
+/* map `last_in` value: identity of the last segment copied on ingress by
+ * this CPU (TAPIR_CFG_HOOK_DEDUP).  A forwarded packet reaches the egress
+ * hook of the outgoing interface on the same CPU, synchronously, before
+ * any other packet's ingress hook runs there. */
+struct tapir_seg_id {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u32 seq;
+	__u32 ack;
+	__u32 seg_len;
+	__u16 sport, dport;
+	__u16 window;
+	__u8 family;
+	__u8 tcp_flags;
+	__u32 valid;		/* 1 once written */
+};
+_Static_assert(sizeof(struct tapir_seg_id) == 56, "compared as 14 words");
 
 /* LPM trie keys (struct bpf_lpm_trie_key layout) */
 struct tapir_lpm4 {

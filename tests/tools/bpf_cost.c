@@ -123,9 +123,9 @@ int main(int argc, char **argv)
 	rb = ring_buffer__new(bpf_map__fd(sk->maps.events), on_event, NULL, NULL);
 	if (!rb)
 		goto out;
-	sk->bss->cfg.flags = TAPIR_CFG_ALL_IFACES | TAPIR_CFG_HOOK_DEDUP;
-	sk->bss->cfg.wakeup_bytes = 2u << 20;	/* the agent's default */
-	sk->bss->cfg.wakeup_gap_us = 200;
+	sk->data->cfg.flags = TAPIR_CFG_ALL_IFACES | TAPIR_CFG_HOOK_DEDUP;
+	sk->data->cfg.wakeup_bytes = 2u << 20;	/* the agent's default */
+	sk->data->cfg.wakeup_gap_us = 200;
 	n = frame(f, 0);
 	printf("ack_skipped %.0f\n", cost(sk->progs.tapir_ingress, NULL, f, n, rb));
 	n = frame(f, 1448);

@@ -215,7 +215,7 @@ for ((i = 1; i <= CONNS; i++)); do
 	ip netns exec "$LAB_C" curl -s -r 0-$(((64 << 20) - 1)) -o /dev/null "http://$LAB_SRV4/big.bin?n=$i" & pids+=($!)
 done
 wait "${pids[@]}"; e=$(date +%s.%N)
-echo "the lab without tapir (unlimited): $(calc %.2f "$CONNS * (64 << 20) * 8 / ($e - $s) / 1e9") Gbit/s"
+echo "the lab without tapir (unlimited): $(calc %.2f "$CONNS * $((64 << 20)) * 8 / ($e - $s) / 1e9") Gbit/s"
 echo "highest rate with 100% bodies and 0 lost events: $best (target >= 2 Gbit/s on 2 cores)"
 
 # ---------------------------------------------------------- latency
@@ -250,11 +250,11 @@ if command -v wrk >/dev/null; then
 	# so the machine is not saturated and the ratio is tapir's added
 	# latency; saturated: wrk as fast as it can, where any CPU tapir takes
 	# on this 2-core machine (the agent parses every call) is latency
-	printf 'function delay() return %s end\n' "${BENCH_WRK_DELAY_MS:-2}" >"$W/paced.lua"
+	printf 'function delay() return %s end\n' "${BENCH_WRK_DELAY_MS:-10}" >"$W/paced.lua"
 	# the agent at nice 0 (next to the server it watches, sharing its 2
 	# cores: a Kubernetes node) and at the gateway unit's nice
 	NICE=0
-	wrk_pairs "paced (20 connections, ${BENCH_WRK_DELAY_MS:-2} ms between requests), agent at nice 0" "${BENCH_WRK_PAIRS:-4}" -s "$W/paced.lua"
+	wrk_pairs "paced (20 connections, ${BENCH_WRK_DELAY_MS:-10} ms between requests), agent at nice 0" "${BENCH_WRK_PAIRS:-4}" -s "$W/paced.lua"
 	wrk_pairs "saturated (20 connections), agent at nice 0" "${BENCH_WRK_SAT_PAIRS:-2}"
 	NICE=$UNIT_NICE
 	wrk_pairs "paced, agent at nice $NICE (the gateway unit's)" "${BENCH_WRK_PAIRS:-4}" -s "$W/paced.lua"

@@ -118,6 +118,9 @@ $(BUILD)/tests/test_%_bpf: tests/bpf/test_%_bpf.c tests/unit/tt.h $(wildcard tes
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LDFLAGS) $(LDLIBS)
 
+# bench/capture.sh's program cost without traffic needs the skeleton
+$(BUILD)/tools/bpf_cost: $(SKELS) $(BPF_HDRS)
+
 $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libtapir.a
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)

@@ -83,6 +83,13 @@
 #define MAX_KEYLOGS 64
 #define MAX_NETS TAPIR_MAX_NETS
 #define TICK_MS 100
+/* With wakeups below the threshold off (cfg.wakeup_bytes), the ring is
+ * read every POLL_MS while records come, every IDLE_POLL_MS when the last
+ * read found none (an idle gateway wakes 20 times a second). */
+#define POLL_MS 5
+#define IDLE_POLL_MS 50
+/* at most one forced wakeup per this many microseconds */
+#define WAKEUP_GAP_US 200
 
 struct cidr {
 	uint8_t family;
@@ -106,6 +113,7 @@ struct capture {
 	uint64_t key_ttl_ns;
 	const char *coverage_path;
 	uint64_t ring_size;
+	int64_t ring_wakeup;	/* bytes; -1 = auto (ring_wakeup_auto()) */
 	uint64_t stats_interval_ns, duration_ns, dedup_ns;
 	bool acks, quiet;
 	const char *out;
@@ -164,6 +172,9 @@ static void usage(FILE *f, bool span)
 	      "      --coverage FILE       decryption coverage per server endpoint as JSON,\n"
 	      "                            at exit and every --stats-interval\n"
 	      "      --ring-size BYTES     BPF ring buffer size (default 64M)\n"
+	      "      --ring-wakeup BYTES   wake the agent when BYTES wait in the ring, else\n"
+	      "                            poll every few ms (default: ring/32, 64K..2M;\n"
+	      "                            0: wake on every record, the kernel's default)\n"
 	      "      --stats-interval SECS counters on stderr every SECS (default 0: at exit)\n"
 	      "      --duration SECS       stop after SECS (default: until SIGINT/SIGTERM)\n"
 	      "      --ack-events          copy pure ACKs too (default: only after a ring drop)\n"
@@ -185,6 +196,7 @@ static void usage(FILE *f, bool span)
 enum {
 	OPT_XDP_MODE = 0x100,
 	OPT_XDP_PASS,
+	OPT_RING_WAKEUP,
 };
 
 static const struct option longopts[] = {
@@ -203,6 +215,7 @@ static const struct option longopts[] = {
 	{ "key-ttl", required_argument, NULL, 't' },
 	{ "coverage", required_argument, NULL, 'V' },
 	{ "ring-size", required_argument, NULL, 'R' },
+	{ "ring-wakeup", required_argument, NULL, OPT_RING_WAKEUP },
 	{ "stats-interval", required_argument, NULL, 'S' },
 	{ "duration", required_argument, NULL, 'd' },
 	{ "dedup-window", required_argument, NULL, 'w' },
@@ -418,6 +431,24 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 	return vfprintf(stderr, fmt, ap);
 }
 
+/* The ring's wakeup threshold (cfg.wakeup_bytes): by default 1/32 of
+ * the ring, within 64 KiB..2 MiB - early enough that a burst never fills
+ * the ring while the agent sleeps, late enough that one wakeup carries
+ * hundreds of records.  Below it, the agent's POLL_MS timer reads. */
+static uint32_t ring_wakeup_bytes(const struct capture *cap)
+{
+	uint64_t w = cap->ring_size / 32;
+
+	if (cap->ring_wakeup >= 0)
+		return (uint32_t)(cap->ring_wakeup < (int64_t)cap->ring_size ?
+				  cap->ring_wakeup : (int64_t)cap->ring_size / 2);
+	if (w < (64u << 10))
+		w = 64u << 10;
+	if (w > (2u << 20))
+		w = 2u << 20;
+	return (uint32_t)w;
+}
+
 /* A map of the loaded program (either skeleton's: the names are the
  * same, bpf/capture.bpf.h). */
 static int kmap_fd(struct capture *cap, const char *name)
@@ -442,6 +473,10 @@ static struct tapir_cfg kernel_cfg(const struct capture *cap)
 		c.flags |= TAPIR_CFG_ACKS;
 	if (cap->xdp_pass)
 		c.flags |= TAPIR_CFG_XDP_PASS;
+	if (cap->dedup_ns)
+		c.flags |= TAPIR_CFG_HOOK_DEDUP;
+	c.wakeup_bytes = ring_wakeup_bytes(cap);
+	c.wakeup_gap_us = WAKEUP_GAP_US;
 	return c;
 }
 
@@ -581,13 +616,15 @@ static void print_stats(struct capture *cap, bool final)
 		"tapir: %skernel: %" PRIu64 " packets seen, %" PRIu64
 		" TCP segments matched (%" PRIu64 " filtered out, %" PRIu64
 		" not TCP, %" PRIu64 " short headers, %" PRIu64
-		" pure ACKs skipped), %" PRIu64 " events / %" PRIu64
+		" pure ACKs skipped, %" PRIu64
+		" forwarded copies skipped), %" PRIu64 " events / %" PRIu64
 		" bytes copied, %" PRIu64 " events (%" PRIu64
 		" bytes) lost to a full ring, %" PRIu64 " segments truncated\n",
 		final ? "" : "[stats] ", (uint64_t)k.seen,
 		(uint64_t)k.matched, (uint64_t)k.filtered,
 		(uint64_t)k.not_tcp, (uint64_t)k.short_hdr,
-		(uint64_t)k.acks_skipped, (uint64_t)k.events,
+		(uint64_t)k.acks_skipped, (uint64_t)k.hook_dups,
+		(uint64_t)k.events,
 		(uint64_t)k.bytes, (uint64_t)k.ring_drops,
 		(uint64_t)k.ring_drop_bytes, (uint64_t)k.truncated);
 	fprintf(stderr,
@@ -743,8 +780,9 @@ static int run_loop(struct capture *cap, int sfd)
 	struct itimerspec its = { { 0, TICK_MS * 1000000L },
 				  { 0, TICK_MS * 1000000L } };
 	uint64_t start = source_ring_now(cap->src), next_stats, now;
-	int ep, tfd, ret = 0, n;
+	int ep, tfd, ret = 0, n, timeout = 1000;
 	bool stop = false;
+	bool polled = ring_wakeup_bytes(cap) != 0;
 
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -772,7 +810,7 @@ static int run_loop(struct capture *cap, int sfd)
 		source_ring_set_hook(cap->src, drain_hook, cap);
 	next_stats = cap->stats_interval_ns ? start + cap->stats_interval_ns : 0;
 	while (!stop) {
-		n = epoll_wait(ep, evs, (int)ARRAY_SIZE(evs), 1000);
+		n = epoll_wait(ep, evs, (int)ARRAY_SIZE(evs), timeout);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -806,6 +844,8 @@ static int run_loop(struct capture *cap, int sfd)
 			ret = n;
 			break;
 		}
+		if (polled)
+			timeout = n > 0 ? POLL_MS : IDLE_POLL_MS;
 		engine_tick(cap->e, now);
 		if (next_stats && now >= next_stats) {
 			if (!cap->quiet)
@@ -942,6 +982,7 @@ static int live_main(int argc, char **argv, bool span)
 	cap->ring_size = 64ULL << 20;
 	/* span: every event comes from one hook; nothing to deduplicate */
 	cap->dedup_ns = span ? 0 : 50ULL * 1000000ULL;
+	cap->ring_wakeup = -1;
 	keysock_opts_default(&cap->kso);
 	cap->kso.path = NULL;
 	cap->key_ttl_ns = 600ULL * 1000000000ULL;
@@ -1054,6 +1095,13 @@ static int live_main(int argc, char **argv, bool span)
 				goto cleanup;
 			}
 			cap->ring_size = v;
+			break;
+		case OPT_RING_WAKEUP:
+			if (parse_size(optarg, &v) || v > (1ULL << 30)) {
+				ret = bad_value("--ring-wakeup (0..1G)", optarg);
+				goto cleanup;
+			}
+			cap->ring_wakeup = (int64_t)v;
 			break;
 		case 'S':
 			if (parse_secs(optarg, 86400, &cap->stats_interval_ns)) {

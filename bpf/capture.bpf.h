@@ -18,6 +18,8 @@
  *   chunks of <= TAPIR_CHUNK_MAX (GSO/GRO and multi-buffer XDP frames of
  *   64 KiB and more), each chunk one event with its own sequence number.
  *
+ * Wakeups: see tapir_wake_flags().
+ *
  * Counters: the caller counts seen and the packets it rejects itself;
  * tapir_segment() counts exactly one of filtered, acks_skipped or matched;
  * every chunk of a matched segment is counted once in events or ring_drops
@@ -82,6 +84,28 @@ TAPIR_LPM_MAP(xnet6, struct tapir_lpm6);	/* --exclude-net, IPv6 */
 struct tapir_cfg cfg SEC(".data");
 /* Monotonic time of the last ring drop (any CPU; a racy store is fine). */
 __u64 last_drop_ns;
+/* Monotonic time of the last forced wakeup (racy too: at worst one more). */
+__u64 last_wake_ns;
+
+/* Submit flags for a record.  cfg.wakeup_bytes 0: the kernel's default (a
+ * wakeup whenever the record finds the reader caught up: an irq_work, an
+ * IPI and a wake_up per record when the reader keeps up, ~1 us each in a
+ * VM).  Else no wakeup - the agent polls every few ms - except one forced
+ * when wakeup_bytes wait unread, at most once per wakeup_gap_us, so a
+ * burst never waits for the agent's timer. */
+static __always_inline __u64 tapir_wake_flags(__u64 now)
+{
+	__u32 wb = cfg.wakeup_bytes;
+
+	if (!wb)
+		return 0;
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wb &&
+	    now - last_wake_ns >= (__u64)cfg.wakeup_gap_us * 1000) {
+		last_wake_ns = now;
+		return BPF_RB_FORCE_WAKEUP;
+	}
+	return BPF_RB_NO_WAKEUP;
+}
 
 /* Either end of the flow in the trie? */
 static __always_inline int tapir_in_net(const struct tapir_pkt *p, void *map4,
@@ -149,7 +173,7 @@ static __always_inline int tapir_emit(void *pkt, const struct tapir_event *t,
 			return -2;
 		}
 	}
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, tapir_wake_flags(t->ts_ns));
 	return 0;
 }
 
@@ -193,6 +217,7 @@ struct tapir_chunks {
 	__u64 now;
 	__u32 payload, payload_off, seq, done;
 	__u8 tf, evf;
+	__u8 copied;		/* 1 while every event of the segment went in */
 };
 
 /* The body of each program's bpf_loop() callback: one chunk per call (a
@@ -227,6 +252,8 @@ static __always_inline long tapir_chunk(__u32 i, struct tapir_chunks *x,
 	}
 	r = tapir_emit_tiered(x->pkt, t, x->payload_off + x->done, take, kind);
 	tapir_count_emit(x->c, r, take, x->now, &x->evf);
+	if (r)
+		x->copied = 0;
 	x->done += take;
 	return last;
 }
@@ -234,7 +261,8 @@ static __always_inline long tapir_chunk(__u32 i, struct tapir_chunks *x,
 /* A parsed segment p of a packet of len bytes (linear and not):
  * filters, pure-ACK rule, counters; when it is to be copied, x is filled
  * and 1 returned (x->payload 0: one header-only event, which this
- * function has already sent).  0: nothing (more) to send. */
+ * function has already sent).  0: nothing (more) to send.  x->copied
+ * says, after the chunk loop, whether the whole segment went in. */
 static __always_inline int tapir_segment(void *pkt, struct tapir_counters *c,
 					 const struct tapir_pkt *p, __u32 len,
 					 __u32 flags, __u32 ifindex, __u8 dir,
@@ -246,6 +274,7 @@ static __always_inline int tapir_segment(void *pkt, struct tapir_counters *c,
 	__u64 now;
 	int r;
 
+	x->copied = 0;
 	if (!tapir_wanted(p, flags)) {
 		c->filtered++;
 		return 0;
@@ -281,6 +310,7 @@ static __always_inline int tapir_segment(void *pkt, struct tapir_counters *c,
 	if (!payload) {
 		r = tapir_emit(pkt, t, 0, 0, 0, kind);
 		tapir_count_emit(c, r, 0, now, &evf);
+		x->copied = r == 0;
 		return 0;
 	}
 	x->pkt = pkt;
@@ -292,6 +322,7 @@ static __always_inline int tapir_segment(void *pkt, struct tapir_counters *c,
 	x->now = now;
 	x->tf = p->tcp_flags;
 	x->evf = 0;
+	x->copied = 1;
 	return 1;
 }
 

@@ -31,6 +31,10 @@ enum tapir_cfg_flags {
 	TAPIR_CFG_XDP_PASS = 0x20,	/* xdp/: XDP_PASS every frame (default
 					 * XDP_DROP: a span port's frames are
 					 * not for this host) */
+	TAPIR_CFG_HOOK_DEDUP = 0x40,	/* tc/: skip an egress segment equal
+					 * to the one this CPU just copied on
+					 * ingress (a forwarded packet seen
+					 * twice) */
 };
 
 struct tapir_cfg {
@@ -39,6 +43,13 @@ struct tapir_cfg {
 	 * acknowledgment of lost data reaches the reassembler and the hole
 	 * is reported as a gap at once (reasm_ack). 0 = never. */
 	__u32 acks_after_drop_ms;
+	/* Wakeups: 0 = the ring's default (wake the agent on every record
+	 * that finds it caught up).  Otherwise records are submitted without
+	 * a wakeup and the agent polls on a short timer; the program wakes
+	 * it early only when this many bytes wait unread, at most once per
+	 * wakeup_gap_us. */
+	__u32 wakeup_bytes;
+	__u32 wakeup_gap_us;
 };
 
 /* LPM trie keys (struct bpf_lpm_trie_key layout) */

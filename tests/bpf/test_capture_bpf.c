@@ -104,6 +104,17 @@ static void clear_map(struct bpf_map *m)
 	}
 }
 
+/* Forget the segment each CPU last copied on ingress (map last_in). */
+static void clear_last_in(void)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct tapir_seg_id z[ncpu];
+	uint32_t zero = 0;
+
+	memset(z, 0, sizeof(z));
+	bpf_map_update_elem(bpf_map__fd(skel->maps.last_in), &zero, z, 0);
+}
+
 /* Fresh state for a case: every filter off, counters 0, ring empty. */
 static void reset(uint32_t flags)
 {
@@ -121,7 +132,11 @@ static void reset(uint32_t flags)
 	clear_map(skel->maps.xnet6);
 	skel->data->cfg.flags = flags;
 	skel->data->cfg.acks_after_drop_ms = 0;
+	skel->data->cfg.wakeup_bytes = 0;
+	skel->data->cfg.wakeup_gap_us = 0;
 	skel->bss->last_drop_ns = 0;
+	skel->bss->last_wake_ns = 0;
+	clear_last_in();
 	drain();
 }
 
@@ -620,6 +635,187 @@ TT_TEST(combined_filters)
 	reset(f); add_port(443);
 	add_net(skel->maps.net4, skel->maps.net6, "192.168.0.0/16");
 	EXPECT_NONE(&s, filtered);			/* net misses */
+}
+
+/* ---------------------------------------------- same segment on two hooks */
+
+/* last_in is per CPU: the ingress and egress runs of a case must run on
+ * the same CPU, as a forwarded packet's two hooks do in the kernel. */
+static int pin_cpu(cpu_set_t *old)
+{
+	cpu_set_t one;
+
+	if (sched_getaffinity(0, sizeof(*old), old))
+		return -1;
+	CPU_ZERO(&one);
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, old)) {
+			CPU_SET(c, &one);
+			break;
+		}
+	return sched_setaffinity(0, sizeof(one), &one);
+}
+
+TT_TEST(hook_dedup_egress_after_ingress)
+{
+	static uint8_t f[4096], g[4096];
+	struct spec s, t;
+	cpu_set_t old;
+	size_t n, m;
+
+	TT_REQUIRE(!pin_cpu(&old));
+	spec_default(&s, 4);
+	s.plen = 1448;
+	n = build(&s, f, sizeof(f));
+	/* dedup on: ingress copies, egress of the same segment does not */
+	reset(TAPIR_CFG_ALL_IFACES | TAPIR_CFG_HOOK_DEDUP);
+	run_prog(skel->progs.tapir_ingress, f, n);
+	TT_EQ_INT(ngot, 1);
+	if (ngot == 1)
+		check_event(&got[0], &s, TAPIR_DIR_INGRESS);
+	run_prog(skel->progs.tapir_egress, f, n);
+	TT_EQ_INT(ngot, 0);
+	/* a flooded packet leaves by several ports: every egress skipped */
+	run_prog(skel->progs.tapir_egress, f, n);
+	TT_EQ_INT(ngot, 0);
+	TT_EQ_INT(counters().hook_dups, 2);
+	TT_EQ_INT(counters().matched, 1);
+	TT_EQ_INT(counters().seen, 3);
+	/* any field differing is another segment: copied */
+	t = s;
+	t.seq += 1448;
+	m = build(&t, g, sizeof(g));
+	run_prog(skel->progs.tapir_egress, g, m);
+	TT_EQ_INT(ngot, 1);
+	if (ngot == 1)
+		check_event(&got[0], &t, TAPIR_DIR_EGRESS);
+	t = s; t.ack += 1;	m = build(&t, g, sizeof(g));
+	run_prog(skel->progs.tapir_egress, g, m);
+	TT_EQ_INT(ngot, 1);
+	t = s; t.plen -= 1;	m = build(&t, g, sizeof(g));
+	run_prog(skel->progs.tapir_egress, g, m);
+	TT_EQ_INT(ngot, 1);
+	t = s; t.dst = "10.0.0.9";	m = build(&t, g, sizeof(g));
+	run_prog(skel->progs.tapir_egress, g, m);
+	TT_EQ_INT(ngot, 1);
+	t = s; t.flags |= 0x01;	m = build(&t, g, sizeof(g));	/* FIN */
+	run_prog(skel->progs.tapir_egress, g, m);
+	TT_EQ_INT(ngot, 1);
+	TT_EQ_INT(counters().hook_dups, 2);
+	/* egress first, then ingress: both copied (only egress skips) */
+	reset(TAPIR_CFG_ALL_IFACES | TAPIR_CFG_HOOK_DEDUP);
+	run_prog(skel->progs.tapir_egress, f, n);
+	TT_EQ_INT(ngot, 1);
+	run_prog(skel->progs.tapir_ingress, f, n);
+	TT_EQ_INT(ngot, 1);
+	TT_EQ_INT(counters().hook_dups, 0);
+	/* dedup off: both hooks copy */
+	reset(TAPIR_CFG_ALL_IFACES);
+	run_prog(skel->progs.tapir_ingress, f, n);
+	TT_EQ_INT(ngot, 1);
+	run_prog(skel->progs.tapir_egress, f, n);
+	TT_EQ_INT(ngot, 1);
+	if (ngot == 1)
+		check_event(&got[0], &s, TAPIR_DIR_EGRESS);
+	TT_EQ_INT(counters().hook_dups, 0);
+	/* the same for a pure ACK copied on ingress (acks asked for) */
+	reset(TAPIR_CFG_ALL_IFACES | TAPIR_CFG_HOOK_DEDUP | TAPIR_CFG_ACKS);
+	t = s; t.flags = 0x10; t.plen = 0; m = build(&t, g, sizeof(g));
+	run_prog(skel->progs.tapir_ingress, g, m);
+	TT_EQ_INT(ngot, 1);
+	run_prog(skel->progs.tapir_egress, g, m);
+	TT_EQ_INT(ngot, 0);
+	TT_EQ_INT(counters().hook_dups, 1);
+	sched_setaffinity(0, sizeof(old), &old);
+}
+
+/* A segment whose ingress copy was lost to a full ring is copied again on
+ * egress: the second chance is not thrown away. */
+TT_TEST(hook_dedup_not_after_ring_drop)
+{
+	struct capture_bpf *sk2 = capture_bpf__open();
+	static uint8_t f[4096];
+	struct spec s;
+	cpu_set_t old;
+	uint32_t zero = 0;
+	int ncpu = libbpf_num_possible_cpus();
+	struct tapir_counters per[ncpu];
+	uint64_t drops = 0, dups = 0, events = 0;
+	size_t n;
+
+	TT_REQUIRE(sk2);
+	TT_REQUIRE(!pin_cpu(&old));
+	bpf_map__set_max_entries(sk2->maps.events, 16384);	/* 4 pages */
+	TT_REQUIRE(!capture_bpf__load(sk2));
+	sk2->data->cfg.flags = TAPIR_CFG_ALL_IFACES | TAPIR_CFG_HOOK_DEDUP;
+	spec_default(&s, 4);
+	s.plen = 3000;	/* 3 records fill the ring */
+	n = build(&s, f, sizeof(f));
+	for (int i = 0; i < 3; i++) {
+		s.seq += 3000;
+		n = build(&s, f, sizeof(f));
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f,
+			    .data_size_in = (uint32_t)n, .repeat = 1);
+		TT_CHECK(!bpf_prog_test_run_opts(bpf_program__fd(sk2->progs.tapir_ingress), &o));
+	}
+	s.seq += 3000;
+	n = build(&s, f, sizeof(f));
+	{	/* ring full: this ingress copy is lost ... */
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f,
+			    .data_size_in = (uint32_t)n, .repeat = 1);
+		TT_CHECK(!bpf_prog_test_run_opts(bpf_program__fd(sk2->progs.tapir_ingress), &o));
+	}
+	{	/* ... so egress tries again (and is lost too, but counted) */
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f,
+			    .data_size_in = (uint32_t)n, .repeat = 1);
+		TT_CHECK(!bpf_prog_test_run_opts(bpf_program__fd(sk2->progs.tapir_egress), &o));
+	}
+	TT_CHECK(!bpf_map_lookup_elem(bpf_map__fd(sk2->maps.counters), &zero, per));
+	for (int k = 0; k < ncpu; k++) {
+		drops += per[k].ring_drops;
+		dups += per[k].hook_dups;
+		events += per[k].events;
+	}
+	TT_EQ_INT(events, 3);
+	TT_EQ_INT(drops, 2);
+	TT_EQ_INT(dups, 0);
+	capture_bpf__destroy(sk2);
+	sched_setaffinity(0, sizeof(old), &old);
+}
+
+/* cfg.wakeup_bytes: records go in without a wakeup until that many bytes
+ * wait unread; then one forced wakeup (last_wake_ns), at most one per
+ * wakeup_gap_us.  The events themselves are the same in every mode. */
+TT_TEST(ring_wakeup_threshold)
+{
+	struct spec s;
+	uint64_t w;
+
+	spec_default(&s, 4);
+	s.plen = 1000;
+	/* 0: the kernel's default wakeups, never forced */
+	reset(TAPIR_CFG_ALL_IFACES);
+	expect_one(&s);
+	TT_EQ_INT(skel->bss->last_wake_ns, 0);
+	/* a threshold above what waits: no forced wakeup */
+	reset(TAPIR_CFG_ALL_IFACES);
+	skel->data->cfg.wakeup_bytes = 1 << 20;
+	expect_one(&s);
+	TT_EQ_INT(skel->bss->last_wake_ns, 0);
+	/* a threshold the record reaches: forced */
+	reset(TAPIR_CFG_ALL_IFACES);
+	skel->data->cfg.wakeup_bytes = 512;
+	expect_one(&s);
+	w = skel->bss->last_wake_ns;
+	TT_CHECK(w != 0);
+	/* again within the gap (an hour): not forced again */
+	skel->data->cfg.wakeup_gap_us = 3600u * 1000000u;
+	reset(TAPIR_CFG_ALL_IFACES);
+	skel->data->cfg.wakeup_bytes = 512;
+	skel->data->cfg.wakeup_gap_us = 3600u * 1000000u;
+	skel->bss->last_wake_ns = w;
+	expect_one(&s);
+	TT_EQ_INT(skel->bss->last_wake_ns, w);
 }
 
 /* -------------------------------------------------------------- ring full */

@@ -173,7 +173,7 @@ bench: all $(TOOL_BINS)
 	$(Q)bench/run.sh
 	$(Q)bench/soak.sh
 
-# SOAK_SECONDS (600) of mixed lab traffic streamed into tapir read (root)
+# SOAK_SECONDS (600) of mixed live lab traffic through tapir capture (root)
 soak: all
 	$(Q)bench/soak.sh
 

@@ -215,6 +215,91 @@ TT_TEST(key_socket)
 	cleanup();
 }
 
+/* One write per handshake: each side's five TLS 1.3 lines go out
+ * together when its last one (CLIENT_TRAFFIC_SECRET_0) comes; TLS 1.2's
+ * one line at once. */
+TT_TEST(one_write_per_handshake)
+{
+	static const char *const variants[][2] = { { "-n", "6" },
+						   { "-1", NULL } };
+
+	paths();
+	for (size_t v = 0; v < ARRAY_SIZE(variants); v++) {
+		char keys[128], cnt[128], env1[160], *a, *c;
+		char *argv[] = { tool, "-n", "6", "-c", cnt, NULL, NULL };
+		const char *env[] = { env1, NULL };
+		unsigned long sent = 0, dropped = 1, writes = 0;
+
+		snprintf(keys, sizeof(keys), "%s/k%zu.log", tdir, v);
+		snprintf(cnt, sizeof(cnt), "%s/c%zu", tdir, v);
+		snprintf(env1, sizeof(env1), "SSLKEYLOGFILE=%s", keys);
+		argv[5] = (char *)variants[v][0];
+		argv[6] = (char *)variants[v][1];
+		if (v == 1)
+			argv[6] = NULL;
+		TT_EQ_INT(run(argv, env), 0);
+		a = slurp(keys, NULL);
+		c = slurp(cnt, NULL);
+		TT_CHECK(sscanf(c, "sent %lu dropped %lu writes %lu", &sent,
+				&dropped, &writes) == 3);
+		TT_EQ_INT(sent, (unsigned long)count_lines(a));
+		TT_EQ_INT(dropped, 0);
+		if (v == 0) {
+			TT_EQ_INT(sent, 6 * 2 * 5);
+			TT_EQ_INT(writes, 6 * 2);	/* one per side */
+		} else {
+			TT_EQ_INT(sent, 6 * 2);
+			TT_EQ_INT(writes, 6 * 2);
+		}
+		free(a);
+		free(c);
+	}
+	cleanup();
+}
+
+/* A handshake that stops half-way: the lines held for it go out at exit,
+ * to the file and to the key socket. */
+TT_TEST(held_lines_out_at_exit)
+{
+	struct keysock_opts o;
+	struct keystore *ks = keystore_new(1000);
+	struct keysock *k;
+	char keys[128], app[128], sock[128], env1[160], *a, *b;
+	char *argv[] = { tool, "-h", "-a", app, NULL };
+	const char *env[] = { env1, NULL };
+	struct pollfd p;
+
+	paths();
+	snprintf(keys, sizeof(keys), "%s/keys.log", tdir);
+	snprintf(app, sizeof(app), "%s/app.log", tdir);
+	snprintf(env1, sizeof(env1), "SSLKEYLOGFILE=%s", keys);
+	TT_EQ_INT(run(argv, env), 0);
+	a = slurp(keys, NULL);
+	b = slurp(app, NULL);
+	/* the server's handshake secrets, exporter and traffic secret */
+	TT_EQ_INT(count_lines(b), 4);
+	TT_CHECK(!strstr(b, "CLIENT_TRAFFIC_SECRET_0"));
+	TT_CHECK(same_lines(a, b));
+	free(a);
+	free(b);
+	snprintf(sock, sizeof(sock), "%s/keys.sock", tdir);
+	snprintf(env1, sizeof(env1), "TAPIR_KEY_SOCKET=%s", sock);
+	keysock_opts_default(&o);
+	o.path = sock;
+	k = keysock_new(ks, &o);
+	TT_REQUIRE(k);
+	TT_EQ_INT(run(argv, env), 0);
+	p.fd = keysock_fd(k);
+	p.events = POLLIN;
+	while (poll(&p, 1, 100) == 1)
+		keysock_poll(k);
+	TT_EQ_INT(keysock_stats(k)->lines, 4);
+	TT_EQ_INT(keysock_stats(k)->rejected, 0);
+	keysock_free(k);
+	keystore_free(ks);
+	cleanup();
+}
+
 static double now_s(void)
 {
 	struct timespec ts;

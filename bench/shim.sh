@@ -20,7 +20,8 @@
 #     nginx down but hardly changes what one request costs nginx, so this
 #     is the steadier measure of what the shim adds to its host
 #     (cpu ratio = CPU/request without / with: comparable to req/s ratio)
-# Then the per-handshake cost alone (tools/tls_pair, no network).
+# Then deterministic instruction counts (valgrind): the nginx worker per
+# request, and tools/tls_pair per handshake (where the cost lies).
 # Env: SHIM_BENCH_SECS (3), SHIM_BENCH_ROUNDS (8), SHIM_BENCH_CONNS (4),
 # BENCH_CHECK=1 (exit 1 when a median is below target).  Needs root.
 set -u
@@ -172,35 +173,100 @@ printf '  key lines: file %d for %d requests, socket %d for %d requests (5 per h
 	"$(wc -l <"$D/bench-keys.log")" "${nreq[file]}" "$(wc -l <"$D/bench-sock.log")" "${nreq[socket]}"
 echo "  target: median ratio >= $TARGET: $( ((rc)) && echo 'BELOW TARGET' || echo ok)"
 
-# The cost per handshake alone, without the network or nginx: CPU time of
-# build/tools/tls_pair (client + server handshakes in one process) with and
-# without the shim writing every key line.  "appcb" is the program's own
-# keylog callback writing to /dev/null, no shim: OpenSSL's cost of making
-# key log lines at all (it formats them byte by byte), which any key export
-# through the keylog callback pays.
-TOOL=$ROOT/build/tools/tls_pair
-if [[ -x $TOOL ]]; then
-	cpu_ticks() { local me=$BASHPID t0 t1
-		t0=$(awk '{print $16+$17}' "/proc/$me/stat")
-		"$@" >/dev/null
-		t1=$(awk '{print $16+$17}' "/proc/$me/stat")
-		echo $((t1 - t0)); }
-	declare -A ct
-	for ((r = 0; r < ROUNDS; r++)); do
-		ct[none]+="$(cpu_ticks $PIN_S "$TOOL" -n 1000) "
-		ct[appcb]+="$(cpu_ticks $PIN_S "$TOOL" -n 1000 -a /dev/null) "
-		rm -f "$D/micro.log"
-		ct[file]+="$(cpu_ticks env LD_PRELOAD="$SHIM" SSLKEYLOGFILE="$D/micro.log" $PIN_S "$TOOL" -n 1000) "
-		ct[socket]+="$(cpu_ticks env LD_PRELOAD="$SHIM" TAPIR_KEY_SOCKET="$D/bench.sock" $PIN_S "$TOOL" -n 1000) "
+# Deterministic figures, immune to the machine's other load: instructions
+# executed in user space (valgrind's cachegrind, --cache-sim=no), which is
+# where the keylog callback's cost lies.  Kernel work is not in them: the
+# shim adds one fstat and one send (or write) per handshake side, counted
+# with tools/tls_pair -c below.
+#  1. the nginx worker, per request: nginx under valgrind, exactly 10 and
+#     then 10 + VG_N requests (bench/shim_client.py, one connection each),
+#     so (I(10 + VG_N) - I(10)) / VG_N has no start-up or exit cost in it
+#  2. tools/tls_pair, per handshake pair (client + server in one process):
+#     none, the program's own keylog callback ("appcb", writing to
+#     /dev/null: what OpenSSL spends making key log lines at all), the shim
+#     to a file, to the socket
+VG_N=${SHIM_BENCH_VG_N:-100}
+if command -v valgrind >/dev/null; then
+	ir_of() { awk '/^summary:/ {print $2}' "$1"; }
+	for m in "${modes[@]}"; do	# the timed instances are done with
+		kill -QUIT "$(cat "$D/b-$m/nginx.pid")" 2>/dev/null
 	done
-	b=$(median <<<"${ct[none]}")
-	echo "bench shim: 1000 in-process handshakes (tools/tls_pair), CPU ticks, median of $ROUNDS"
-	printf '  %-7s %6s ticks\n' none "$b"
-	for m in appcb file socket; do
-		v=$(median <<<"${ct[$m]}")
-		printf '  %-7s %6s ticks  ratio (without/with) %s  (runs: %s)\n' "$m" "$v" \
-			"$(awk -v a="$b" -v c="$v" 'BEGIN {printf "%.3f", (c > 0) ? a / c : 0}')" "${ct[$m]}"
+	sleep 0.5
+	nginx_vg() {	# nginx_vg MODE N [ENV...]: worker instructions for N requests
+		local m=$1 n=$2 master w= i f
+		shift 2
+		rm -f "$D/b-$m"/cg.*
+		ip netns exec "$LAB_S" env "$@" $PIN_S valgrind --tool=cachegrind --cache-sim=no \
+			--cachegrind-out-file="$D/b-$m/cg.%p" nginx -c "$D/b-$m/nginx.conf" \
+			-p "$D/b-$m" >>"$D/b-$m/vg.log" 2>&1 &
+		master=$!
+		for ((i = 0; i < 600; i++)); do
+			w=$(pgrep -P "$master" | head -n 1)
+			[[ -n $w ]] && ip netns exec "$LAB_S" ss -Htln "sport = :${PORT[$m]}" | grep -q . && break
+			sleep 0.1
+		done
+		if ! ip netns exec "$LAB_C" $PIN_C /usr/bin/python3 bench/shim_client.py "$LAB_SRV4" "${PORT[$m]}" "$n" >&2; then
+			echo "bench shim: client failed ($m)" >&2
+			kill "$master"; wait "$master"
+			return 1
+		fi
+		kill -QUIT "$master"
+		wait "$master" 2>/dev/null
+		f=$D/b-$m/cg.$w
+		[[ -n $w && -s $f ]] || { echo "bench shim: no cachegrind output for the worker ($m)" >&2; return 1; }
+		ir_of "$f"
+	}
+	declare -A ipr=()
+	ok=1
+	for m in "${modes[@]}"; do
+		env=()
+		[[ $m == file ]] && env=(LD_PRELOAD="$SHIM" SSLKEYLOGFILE="$D/vg-keys.log")
+		[[ $m == socket ]] && env=(LD_PRELOAD="$SHIM" TAPIR_KEY_SOCKET="$D/bench.sock")
+		a=$(nginx_vg "$m" 10 "${env[@]}") && b=$(nginx_vg "$m" $((10 + VG_N)) "${env[@]}") || { ok=0; break; }
+		ipr[$m]=$(( (b - a) / VG_N ))
 	done
+	if ((ok)); then
+		echo "bench shim: nginx worker, user-space instructions per request (valgrind, $VG_N requests, deterministic)"
+		printf '  %-7s %10d\n' none "${ipr[none]}"
+		for m in file socket; do
+			printf '  %-7s %10d  ratio (without/with) %s\n' "$m" "${ipr[$m]}" \
+				"$(awk -v a="${ipr[none]}" -v b="${ipr[$m]}" 'BEGIN {printf "%.3f", a / b}')"
+		done
+	fi
+
+	TOOL=$ROOT/build/tools/tls_pair
+	if [[ -x $TOOL ]]; then
+		pair() {	# pair N [tls_pair options] -- [ENV...]: instructions of tls_pair -n N
+			local n=$1 o=()
+			shift
+			while [[ $# -gt 0 && $1 != -- ]]; do o+=("$1"); shift; done
+			shift
+			env "$@" valgrind --tool=cachegrind --cache-sim=no \
+				--cachegrind-out-file="$D/cg.pair" "$TOOL" -n "$n" "${o[@]}" -c "$D/pair.cnt" >/dev/null 2>&1 &&
+				ir_of "$D/cg.pair"
+		}
+		declare -A ph=() wr=()
+		for m in none appcb file socket; do
+			opt=() env=()
+			[[ $m == appcb ]] && opt=(-a /dev/null)
+			[[ $m == file ]] && env=(LD_PRELOAD="$SHIM" SSLKEYLOGFILE="$D/pair-keys.log")
+			[[ $m == socket ]] && env=(LD_PRELOAD="$SHIM" TAPIR_KEY_SOCKET="$D/bench.sock")
+			a=$(pair 20 "${opt[@]}" -- "${env[@]}") && b=$(pair 120 "${opt[@]}" -- "${env[@]}") ||
+				{ echo "bench shim: tls_pair failed ($m)" >&2; break; }
+			ph[$m]=$(( (b - a) / 100 ))
+			wr[$m]=$(awk '/writes/ {printf "%.1f", $6 / 120}' "$D/pair.cnt")
+		done
+		echo "bench shim: tools/tls_pair, user-space instructions per TLS 1.3 handshake pair (client + server, 5 key lines each)"
+		printf '  %-7s %10d\n' none "${ph[none]}"
+		for m in appcb file socket; do
+			printf '  %-7s %10d  +%d per key line  ratio (without/with) %s%s\n' "$m" "${ph[$m]}" \
+				$(( (ph[$m] - ph[none]) / 10 )) \
+				"$(awk -v a="${ph[none]}" -v b="${ph[$m]}" 'BEGIN {printf "%.3f", a / b}')" \
+				"$([[ $m != appcb ]] && echo "  (shim writes per pair: ${wr[$m]})")"
+		done
+	fi
+else
+	echo "bench shim: no valgrind: the instruction counts are skipped"
 fi
 [[ ${BENCH_CHECK:-} == 1 ]] && exit $rc
 exit 0

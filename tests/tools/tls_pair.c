@@ -12,6 +12,9 @@
  *     -1         TLS 1.2 only (default: TLS 1.3)
  *     -h         half handshakes: one round only (the server logs its
  *                first lines, never the client's traffic secret)
+ *     -H         no handshakes: print what __sprintf_chk makes of "%02x"
+ *                for 0..300 and of a few other formats (the shim answers
+ *                "%02x" itself: its output must be glibc's)
  *     -c FILE    at exit, write the shim's counters to FILE ("sent S
  *                dropped D writes W"; "no shim" without it)
  * Prints "ok N" and exits 0 when every handshake completed and
@@ -74,6 +77,20 @@ static int handshake(SSL_CTX *cx, SSL_CTX *sx)
 	return done == 3 || rounds == 1;
 }
 
+static int hex_table(void)
+{
+	char b[64];
+
+	for (unsigned v = 0; v <= 300; v++) {
+		__builtin___sprintf_chk(b, 1, sizeof(b), "%02x", v);
+		fputs(b, stdout);
+	}
+	__builtin___sprintf_chk(b, 1, sizeof(b), "|%02x|%2x|%02X|%s|%d|%04x",
+				7u, 7u, 171u, "ok", -5, 255u);
+	puts(b);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int n = 1, ex = 0, dofork = 0, v12 = 0, opt, ok = 0;
@@ -82,7 +99,7 @@ int main(int argc, char **argv)
 	X509 *x;
 	const char *counters = NULL;
 
-	while ((opt = getopt(argc, argv, "n:a:xf1hc:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:a:xf1hc:H")) != -1) {
 		switch (opt) {
 		case 'n': n = atoi(optarg); break;
 		case 'a': app_log = fopen(optarg, "a"); break;
@@ -91,6 +108,7 @@ int main(int argc, char **argv)
 		case '1': v12 = 1; break;
 		case 'h': rounds = 1; break;
 		case 'c': counters = optarg; break;
+		case 'H': return hex_table();
 		default: return 2;
 		}
 	}

@@ -10,9 +10,10 @@
 #   late_keys       curl's key log is held back and appended to the followed
 #                   --keylog 2 s after the traffic: still all decrypted
 #   keys_never      keys never come (--key-wait 1, --memcap 8M, 4 parallel
-#                   5 MB downloads): one "decrypted": false record per
-#                   session with the reason, nothing waiting at exit, memory
-#                   peak within the memcap
+#                   5 MB downloads and one 1 KB): one "decrypted": false
+#                   record per session with the reason (the hold bound for
+#                   the big ones, --key-wait for the small one), nothing
+#                   waiting at exit, memory peak within the memcap
 #   follow_created  the --keylog file does not exist when tapir starts
 #   follow_truncate the followed file is truncated between two sessions
 #   follow_rotate   the followed file is renamed and a new one created
@@ -171,14 +172,23 @@ t_never() {
 	for i in 1 2 3 4; do t+=("GET https://$H/5m.bin?conn=$i"); done
 	gt_curl_keys "$T_CASE_DIR/never.log" --parallel 4 \
 		--opt=--resolve --opt="$H:443:$LAB_SRV4" "${t[@]}" || return 1
+	# and a small one, under the hold bound: it waits --key-wait
+	gt_curl_keys "$T_CASE_DIR/never.log" --opt=--resolve --opt="$H:8443:$LAB_SRV4" \
+		"GET https://$H:8443/1k.bin" || return 1
 	sleep 1.5	# past --key-wait
 }
 chk_never() {
 	local n_und n_all bad peak lim waiting
 	n_all=$(grep -c . "$OUT")
 	n_und=$(jq -c 'select(.tls.decrypted == false and (.tls.reason // "") != "")' "$OUT" | grep -c .)
-	[[ $n_all -ge 4 && $n_und -eq $n_all ]] ||
-		{ echo "$n_und of $n_all records undecrypted with a reason (want >= 4, all)"; head -c 600 "$OUT"; return 1; }
+	[[ $n_all -ge 5 && $n_und -eq $n_all ]] ||
+		{ echo "$n_und of $n_all records undecrypted with a reason (want >= 5, all)"; head -c 600 "$OUT"; return 1; }
+	# both ways of giving up: the hold bound (5 MB) and --key-wait (1k)
+	[[ $(jq -c 'select(.tls.reason | startswith("ciphertext held for keys exceeded"))' "$OUT" | grep -c .) -ge 4 &&
+		$(jq -c 'select(.tls.reason | startswith("keys did not arrive within"))' "$OUT" | grep -c .) -ge 1 ]] ||
+		{ echo "reasons: $(jq -r .tls.reason "$OUT" | sort | uniq -c | tr '\n' ' ')"; return 1; }
+	[[ $(stat_n 'timed out') -ge 1 && $(stat_n 'over the hold bound') -ge 4 ]] ||
+		{ echo "timed out $(stat_n 'timed out'), over the hold bound $(stat_n 'over the hold bound')"; return 1; }
 	bad=$(jq -c 'select(.request.method != null or .response.status != null)' "$OUT" | grep -c .)
 	[[ $bad -eq 0 ]] || { echo "invented requests/responses"; return 1; }
 	echo "reasons: $(jq -r .tls.reason "$OUT" | sort | uniq -c | tr '\n' ' ')"

@@ -40,8 +40,16 @@
  *    nothing can be evicted is the new flow refused (flows_refused).
  *  - checksums are not looked at (the source decides); bad_csum stays 0.
  *  - reasm_ack(): every segment with ACK feeds its ack number to the other
- *    direction's reassembler before its own payload is pushed, so a gap in
- *    a request is reported before the response bytes that follow it.
+ *    direction's reassembler before its own payload is pushed.
+ *  - causal order: a segment's payload (and FIN) is delivered only after
+ *    the other direction's bytes its ACK covers (push_need, reasm.c), so a
+ *    gap in a request is reported before the response bytes that follow
+ *    it, and a response captured before its request's last segment still
+ *    follows it.  After each push both directions are kicked; a wait cycle
+ *    (each waits for the other) lets the client's bytes go first.
+ *  - a direction with no SYN whose peer's SYN was seen starts at the
+ *    peer's lowest ACK (reasm_anchor_at_ack): its first bytes may come
+ *    late (reordered) or never (a gap), but are not skipped silently.
  *  - flow_table_free() closes remaining flows without flushing (no data
  *    delivered, ops->close still called so app state is freed); call
  *    flow_table_flush_all() first to deliver.
@@ -403,6 +411,8 @@ static struct flow *flow_create(struct flow_table *t, const struct seg *s,
 	for (int d = 0; d < 2; d++)
 		reasm_init(&f->rs[d], d, &t->ops->stream, f, t->mc, &t->st.rs,
 			   t->o.reasm_window);
+	f->rs[0].peer = &f->rs[1];
+	f->rs[1].peer = &f->rs[0];
 	f->hnext = t->b[h & (t->nb - 1)];
 	t->b[h & (t->nb - 1)] = f;
 	lru_append(t, f);
@@ -452,6 +462,42 @@ struct flow_table *flow_table_new(const struct flow_table_opts *o,
 	return t;
 }
 
+/* Data sent by dir acknowledges the peer's bytes up to ack: it was sent
+ * after they arrived, so it is delivered after them (reasm.c queues it
+ * until then).  0 when there is no such constraint. */
+static uint64_t causal_need(const struct flow *f, int dir, uint32_t ack)
+{
+	const struct reasm *p = &f->rs[!dir];
+	int64_t need;
+
+	if (!p->have_isn || p->ended)
+		return 0;
+	need = reasm_seq_off(p, ack);
+	if (p->fin_seen && need > (int64_t)p->fin_off)
+		need = (int64_t)p->fin_off;
+	if (need <= (int64_t)p->next ||
+	    need - (int64_t)p->next > (int64_t)f->rs[dir].window_max)
+		return 0;
+	return (uint64_t)need;
+}
+
+/* Deliver whatever waited for the other direction and may go now; break
+ * a wait cycle (each direction's next bytes ack the other's) by letting
+ * the client's go first. */
+static void causal_kick(struct flow *f, uint64_t ts)
+{
+	for (int rounds = 0; rounds < 64; rounds++) {
+		bool a = reasm_kick(&f->rs[0], ts);
+		bool b = reasm_kick(&f->rs[1], ts);
+
+		if (a || b)
+			continue;
+		if (!reasm_waiting(&f->rs[0]) || !reasm_waiting(&f->rs[1]))
+			return;
+		reasm_force_one(&f->rs[0], ts);
+	}
+}
+
 int flow_table_push(struct flow_table *t, const struct seg *s)
 {
 	struct flow *f;
@@ -486,10 +532,18 @@ int flow_table_push(struct flow_table *t, const struct seg *s)
 
 	if (s->flags & TCPF_ACK)
 		reasm_ack(&f->rs[!dir], s->ack, s->ts_ns);
+	if (!f->rs[dir].have_isn && !(s->flags & TCPF_SYN) &&
+	    f->rs[!dir].syn_seen && (s->len || (s->flags & TCPF_FIN)))
+		reasm_anchor_at_ack(&f->rs[dir]);
+	f->rs[dir].push_need = (s->flags & TCPF_ACK) &&
+			       (s->len || (s->flags & TCPF_FIN)) ?
+			       causal_need(f, dir, s->ack) : 0;
 	reasm_push(&f->rs[dir], s->seq, s->flags, s->payload, s->len,
 		   s->ts_ns);
+	f->rs[dir].push_need = 0;
 	if (s->flags & TCPF_RST)
 		reasm_flush(&f->rs[!dir], REASM_END_RST, s->ts_ns);
+	causal_kick(f, s->ts_ns);
 	if (f->rs[0].ended && f->rs[1].ended)
 		flow_close(t, f, REASM_END_EOF, s->ts_ns, true);
 	return 0;

@@ -11,8 +11,9 @@
  * are 64-bit and monotonic while sequence numbers wrap.
  *
  * Invariants:
- *  - every queued segment lies strictly after `next` (off > next, none
- *    empty), the queue is sorted by offset and its segments never overlap:
+ *  - every queued segment lies after `next` (off > next, or off == next
+ *    when it waits for the peer, see causal order below; none empty), the
+ *    queue is sorted by offset and its segments never overlap:
  *    overlapping input is cut into the bytes that are new and those that are
  *    already queued (compared, first copy kept);
  *  - `queued` is the sum of queued payload bytes; memcap charges are
@@ -25,6 +26,9 @@
  *   NO_ISN --reasm_push(data / FIN)----------> OPEN (isn = seq, mid-stream)
  *   OPEN   --reasm_push(in order)------------> deliver(), drain()
  *   OPEN   --reasm_push(out of order)--------> queue_insert()
+ *   OPEN   --in order, waits for the peer-----> queue_insert(); reasm_kick()
+ *                                              delivers it when the peer
+ *                                              has delivered what it acks
  *   OPEN   --window / memcap / reasm_ack-----> skip_hole(): ops->gap, drain()
  *   OPEN   --FIN, all bytes before it done---> ENDED   ops->end(FIN)
  *   any    --reasm_push(RST) / reasm_flush---> flush_all(): gaps, drain,
@@ -51,6 +55,23 @@
  *    one with another isn is ignored (the flow table starts a new flow).
  *  - FIN: the first FIN's offset wins; data past it is dropped (also data
  *    already queued past it).  A FIN below `next` is ignored.
+ *  - causal order across the two directions: a segment's ACK says how
+ *    much of the peer's stream its sender had received, so its data is
+ *    delivered only after the peer's bytes up to there (flow.c sets
+ *    push_need and calls reasm_kick).  A capture that shows a response
+ *    before the end of its request (reordering between directions, as on
+ *    a span port) then still pairs them right.  Giving up on a hole
+ *    (window, memcap, flush, ack tolerance) delivers waiting data too;
+ *    a wait cycle is broken by the flow (reasm_force_one); both counted
+ *    in stats.order_forced.
+ *  - acknowledged bytes the capture has not shown: a hole below the
+ *    peer's ACK becomes a gap only after REORDER_ACKS more such ACKs or
+ *    REORDER_NS of capture time (reordering tolerance); the late copy, if
+ *    it still comes, is then a retransmission.
+ *  - no isn yet: the lowest ACK the peer sent is remembered;
+ *    reasm_anchor_at_ack() starts the stream there (flow.c does when the
+ *    peer's SYN was seen), so a first segment captured late is not taken
+ *    for the stream's start.
  *  - timestamps: everything delivered during a push carries that push's
  *    ts_ns, so delivery times are monotonic.
  *  - reasm_flush(how): holes become gaps, queued data is delivered, a hole
@@ -68,12 +89,16 @@ struct reasm_seg {
 	struct reasm_seg *next;	/* NULL-terminated */
 	struct reasm_seg *prev;	/* the head's prev is the tail */
 	uint64_t off;
+	uint64_t need;		/* peer offset it waits for (causal order) */
 	uint32_t len;
 	uint32_t alloc;		/* payload bytes allocated (charged) */
 	uint8_t data[];
 };
 
 #define MAX_AHEAD ((int64_t)1 << 30)
+/* Reordering tolerated before acknowledged-but-unseen bytes are a gap. */
+#define REORDER_ACKS	16u
+#define REORDER_NS	(500LL * 1000000)
 
 #define STAT_ADD(r, field, n)                                                \
 	do {                                                                 \
@@ -100,6 +125,11 @@ static int64_t seq_to_off(const struct reasm *r, uint32_t seq)
 	uint32_t next_seq = r->isn + (uint32_t)r->next;
 
 	return (int64_t)r->next + (int32_t)(seq - next_seq);
+}
+
+int64_t reasm_seq_off(const struct reasm *r, uint32_t seq)
+{
+	return seq_to_off(r, seq);
 }
 
 /* ---- queue ------------------------------------------------------------ */
@@ -136,7 +166,8 @@ static void q_free(struct reasm *r, struct reasm_seg *s)
 /* Insert a copy of [off, off + n) before `before` (NULL: at the tail).
  * 0, or -ENOMEM when the memcap or malloc refuses. */
 static int queue_insert(struct reasm *r, struct reasm_seg *before,
-			uint64_t off, const uint8_t *p, uint32_t n)
+			uint64_t off, const uint8_t *p, uint32_t n,
+			uint64_t need)
 {
 	struct reasm_seg *s;
 
@@ -148,6 +179,7 @@ static int queue_insert(struct reasm *r, struct reasm_seg *before,
 		return -1;
 	}
 	s->off = off;
+	s->need = need;
 	s->len = n;
 	s->alloc = n;
 	memcpy(s->data, p, n);
@@ -211,18 +243,30 @@ static void end_stream(struct reasm *r, enum reasm_end how, uint64_t ts)
 		r->ops->end(r->ctx, r->dir, how, ts);
 }
 
+/* How far the peer stream has been delivered (or given up on). */
+static uint64_t peer_at(const struct reasm *r)
+{
+	if (!r->peer || r->peer->ended || !r->peer->have_isn)
+		return UINT64_MAX;
+	return r->peer->next;
+}
+
 static void check_fin(struct reasm *r, uint64_t ts)
 {
-	if (r->fin_seen && !r->ended && r->next >= r->fin_off)
+	if (r->fin_seen && !r->ended && r->next >= r->fin_off &&
+	    r->fin_need <= peer_at(r))
 		end_stream(r, REASM_END_FIN, ts);
 }
 
-/* Deliver queued segments that became in order. */
-static void drain(struct reasm *r, uint64_t ts)
+/* Deliver queued segments that became in order and whose peer bytes were
+ * delivered (all of them, up to offset `force`, regardless of the peer). */
+static void drain_to(struct reasm *r, uint64_t force, uint64_t ts)
 {
 	struct reasm_seg *s;
+	uint64_t pa = peer_at(r);
 
-	while ((s = r->q) && s->off <= r->next) {
+	while ((s = r->q) && s->off <= r->next &&
+	       (s->need <= pa || s->off < force)) {
 		uint64_t skip = r->next - s->off;	/* 0 by invariant */
 
 		q_unlink(r, s);
@@ -231,7 +275,14 @@ static void drain(struct reasm *r, uint64_t ts)
 				ts);
 		q_free(r, s);
 	}
+	if (force > r->next && r->fin_seen && r->fin_off <= force)
+		r->fin_need = 0;
 	check_fin(r, ts);
+}
+
+static void drain(struct reasm *r, uint64_t ts)
+{
+	drain_to(r, 0, ts);
 }
 
 static void gap(struct reasm *r, uint64_t n, uint64_t ts)
@@ -250,19 +301,27 @@ static void gap(struct reasm *r, uint64_t n, uint64_t ts)
  * next >= to, unless the stream ended on the way (FIN). */
 static void skip_to(struct reasm *r, uint64_t to, uint64_t ts)
 {
+	uint64_t before = r->next;
+
+	drain_to(r, to, ts);	/* what waits for the peer goes out too */
+	if (r->next > before)
+		STAT_ADD(r, order_forced, 1);
 	while (!r->ended && r->next < to) {
 		struct reasm_seg *s = r->q;
 
 		gap(r, (s && s->off < to ? s->off : to) - r->next, ts);
-		drain(r, ts);
+		drain_to(r, to, ts);
 	}
 }
 
-/* Give up on the first hole (there is queued data beyond it). */
+/* Give up on the first hole (there is queued data beyond it), or, when
+ * the first queued segment is in order but waits for the peer, on that
+ * wait. */
 static void skip_hole(struct reasm *r, uint64_t ts)
 {
 	if (r->q)
-		skip_to(r, r->q->off, ts);
+		skip_to(r, r->q->off > r->next ? r->q->off
+					       : r->q->off + r->q->len, ts);
 }
 
 /* Drop queued bytes at or after the FIN offset. */
@@ -316,9 +375,9 @@ static void push_data(struct reasm *r, uint64_t off, const uint8_t *p,
 		}
 		pe = s ? MIN(end, s->off) : end;
 		new_any = true;
-		if (cur > r->next) {
+		if (cur > r->next || r->push_need > peer_at(r)) {
 			if (!queue_insert(r, s, cur, p + (cur - off),
-					  (uint32_t)(pe - cur))) {
+					  (uint32_t)(pe - cur), r->push_need)) {
 				queued_any = true;
 				cur = pe;
 				continue;
@@ -397,6 +456,7 @@ int reasm_push(struct reasm *r, uint32_t seq, uint8_t flags,
 	if ((flags & TCPF_FIN) && !r->fin_seen && end >= (int64_t)r->next) {
 		r->fin_seen = true;
 		r->fin_off = (uint64_t)end;
+		r->fin_need = r->push_need;
 		trim_after_fin(r);
 	}
 	if (r->fin_seen && end > (int64_t)r->fin_off)
@@ -421,26 +481,94 @@ int reasm_push(struct reasm *r, uint32_t seq, uint8_t flags,
 	return 0;
 }
 
+/* First offset at or after next that is neither delivered nor queued. */
+static uint64_t covered_to(const struct reasm *r)
+{
+	const struct reasm_seg *s;
+	uint64_t c = r->next;
+
+	for (s = r->q; s && s->off <= c; s = s->next)
+		c = MAX(c, s->off + s->len);
+	return c;
+}
+
 void reasm_ack(struct reasm *r, uint32_t ack, uint64_t ts_ns)
 {
 	int64_t off;
 	uint64_t to;
 
-	if (!r->have_isn || r->ended || !r->q)
+	if (r->ended)
 		return;
+	if (!r->have_isn) {	/* remember the lowest, for reasm_anchor_at_ack */
+		if (!r->have_ack_hint || (int32_t)(ack - r->ack_hint) < 0)
+			r->ack_hint = ack;
+		r->have_ack_hint = true;
+		return;
+	}
 	off = seq_to_off(r, ack);
-	if (off <= (int64_t)r->next)
-		return;
-	to = (uint64_t)off;
+	if (off - (int64_t)r->next > MAX_AHEAD)
+		return;	/* bogus */
+	to = off > 0 ? (uint64_t)off : 0;
 	if (r->fin_seen && to > r->fin_off)
 		to = r->fin_off;	/* the FIN's own sequence number */
-	/* Only holes followed by queued data: the capture missed them for
-	 * sure (an ACK may also overtake data still in the capture). */
-	while (!r->ended && r->q && r->next < to) {
-		uint64_t hole_end = MIN(to, r->q->off);
+	if (to <= r->next || covered_to(r) >= to) {
+		r->ack_strikes = 0;
+		return;
+	}
+	/* The peer has bytes the capture has not shown yet.  Tolerate
+	 * reordering (the capture may still bring them, e.g. a span port
+	 * mirroring the two directions separately) for REORDER_ACKS acks
+	 * or REORDER_NS of capture time, then they are lost for sure. */
+	if (r->ack_strikes && r->strike_next != r->next)
+		r->ack_strikes = 0;	/* progress since: a new hole */
+	if (!r->ack_strikes++) {
+		r->ack_first_ns = ts_ns;
+		r->strike_next = r->next;
+	}
+	if (r->ack_strikes <= REORDER_ACKS &&
+	    (int64_t)(ts_ns - r->ack_first_ns) < REORDER_NS)
+		return;
+	r->ack_strikes = 0;
+	skip_to(r, to, ts_ns);
+}
 
-		gap(r, hole_end - r->next, ts_ns);
-		drain(r, ts_ns);
+bool reasm_anchor_at_ack(struct reasm *r)
+{
+	if (r->have_isn || !r->have_ack_hint || r->ended)
+		return false;
+	r->isn = r->ack_hint;
+	r->have_isn = true;
+	r->next = 0;
+	return true;
+}
+
+bool reasm_kick(struct reasm *r, uint64_t ts_ns)
+{
+	uint64_t before = r->next;
+	bool was_ended = r->ended;
+
+	if (r->ended)
+		return false;
+	drain(r, ts_ns);
+	return r->next != before || r->ended != was_ended;
+}
+
+bool reasm_waiting(const struct reasm *r)
+{
+	return !r->ended && ((r->q && r->q->off <= r->next) ||
+			     (r->fin_seen && r->next >= r->fin_off));
+}
+
+void reasm_force_one(struct reasm *r, uint64_t ts_ns)
+{
+	if (r->ended)
+		return;
+	if (r->q && r->q->off <= r->next) {
+		skip_hole(r, ts_ns);
+	} else if (r->fin_seen) {
+		r->fin_need = 0;
+		STAT_ADD(r, order_forced, 1);
+		check_fin(r, ts_ns);
 	}
 }
 
@@ -448,6 +576,8 @@ void reasm_flush(struct reasm *r, enum reasm_end how, uint64_t ts_ns)
 {
 	if (r->ended)
 		return;
+	r->fin_need = 0;
+	drain_to(r, UINT64_MAX, ts_ns);
 	while (!r->ended && r->q)
 		skip_hole(r, ts_ns);
 	if (!r->ended && r->fin_seen && r->next < r->fin_off)

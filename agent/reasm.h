@@ -42,7 +42,8 @@ struct reasm_seg;	/* queued out-of-order copy, private */
 
 struct reasm_stats {
 	uint64_t segments, bytes, ooo_segments, retrans_segments, overlaps,
-		conflicts, gaps, gap_bytes, memcap_drops;
+		conflicts, gaps, gap_bytes, memcap_drops,
+		order_forced;	/* delivered before the peer bytes they ack */
 };
 
 struct reasm {
@@ -61,6 +62,21 @@ struct reasm {
 	uint32_t window_max;	/* max bytes buffered out of order */
 	struct reasm_seg *q;	/* sorted by offset */
 	uint64_t queued;	/* bytes in q */
+	/* Causal order (see reasm.c): the other direction of the flow, and
+	 * how far into it the sender of the segment being pushed had
+	 * received (its ACK as a peer offset; 0: no constraint).  Data is
+	 * delivered only after the peer bytes it acknowledges. */
+	const struct reasm *peer;
+	uint64_t push_need;
+	uint64_t fin_need;
+	/* A hole acknowledged by the peer: how many ACKs have covered it,
+	 * and since when (reordering tolerance before it becomes a gap). */
+	uint32_t ack_strikes;
+	uint64_t ack_first_ns;
+	uint64_t strike_next;	/* next when the first of them came */
+	/* No isn yet: the lowest ack the peer sent for this stream. */
+	bool have_ack_hint;
+	uint32_t ack_hint;
 };
 
 void reasm_init(struct reasm *r, int dir, const struct reasm_ops *ops,
@@ -75,6 +91,20 @@ int reasm_push(struct reasm *r, uint32_t seq, uint8_t flags,
  * were lost by the capture, not by the network (reported as a gap once the
  * stream has data queued beyond the hole). */
 void reasm_ack(struct reasm *r, uint32_t ack, uint64_t ts_ns);
+/* Anchor a stream that has no isn yet at the peer's lowest ack (when the
+ * peer's SYN was seen, this stream's first byte is the one the peer
+ * acknowledged first).  False when there is nothing to anchor on. */
+bool reasm_anchor_at_ack(struct reasm *r);
+/* Deliver what waited for the peer and may go now.  True on progress. */
+bool reasm_kick(struct reasm *r, uint64_t ts_ns);
+/* In order but waiting for the peer (data or the FIN). */
+bool reasm_waiting(const struct reasm *r);
+/* Both directions wait for each other (a cycle, e.g. a spurious
+ * retransmission captured first): deliver r's first waiting segment. */
+void reasm_force_one(struct reasm *r, uint64_t ts_ns);
+/* Stream offset of sequence number seq (may be < next or negative);
+ * meaningful only with have_isn. */
+int64_t reasm_seq_off(const struct reasm *r, uint32_t seq);
 /* Give up on every hole: report gaps, deliver what is queued, end. */
 void reasm_flush(struct reasm *r, enum reasm_end how, uint64_t ts_ns);
 /* Free queued data without reporting anything. */

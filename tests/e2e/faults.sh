@@ -8,17 +8,19 @@
 #   - every call with empty errors equals the undamaged run's call of the
 #     same flow (which equals the client's ground truth);
 #   - every other call says so in errors and invents nothing
-#     (tests/lib/faultcheck.py); wrong == 0.
+#     (tests/lib/faultcheck.py); wrong == 0;
+#   - reorder (segments moved 1-8 frames later) loses nothing: every call
+#     complete.
 # Prints the table damage kind x (complete / flagged / wrong / missing).
 # flip runs with --checksum on (see below).
 # FAULT_SEEDS (default "1 2 3") and FAULT_PCT (default 5) tune the runs; one
-# more run per kind at 25%.
+# more run per kind at 25%.  FAULT_KEEP=1 keeps the work directory.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 [[ $(id -u) -eq 0 ]] || { echo "SKIP: needs root"; exit 77; }
 PY=/usr/bin/python3
 D=$(mktemp -d /tmp/tpr-faults.XXXXXX) || exit 1
-trap 'rm -rf -- "$D"' EXIT
+trap '[[ -n ${FAULT_KEEP:-} ]] && echo "kept $D" || rm -rf -- "$D"' EXIT
 passed=0 failed=0
 pass() { echo "PASS $1"; passed=$((passed + 1)); }
 fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
@@ -62,12 +64,10 @@ fi
 
 declare -A TOT
 printf '%-8s %9s %8s %6s %8s\n' kind complete flagged wrong missing >"$D/table"
-# reorder is left out of the default run: it found captures in which tapir
-# paired keep-alive responses with the wrong requests and said nothing
-# (e.g. seed 4 at 25%: a connection whose client SYN arrives after the
-# SYN-ACK and the first exchanges).  The cause is not found yet; that is an
-# open bug, not a pass.  Run it with FAULT_KINDS="reorder".
-for kind in ${FAULT_KINDS:-drop dup cut flip trunc}; do
+# reorder once found responses paired with the wrong requests without a
+# word: a response captured before the last segment of its request was
+# parsed first.  Fixed by delivering in causal (ACK) order, reasm.c.
+for kind in ${FAULT_KINDS:-drop reorder dup cut flip trunc}; do
 	c=0 f=0 w=0 m=0 bad=
 	for run_spec in ${FAULT_SEEDS:-1 2 3} 4:25; do
 		seed=${run_spec%%:*} pct=${FAULT_PCT:-5}
@@ -91,6 +91,9 @@ for kind in ${FAULT_KINDS:-drop dup cut flip trunc}; do
 		rm -f "$out.pcap"
 	done
 	printf '%-8s %9d %8d %6d %8d\n' "$kind" "$c" "$f" "$w" "$m" >>"$D/table"
+	# reordering loses nothing: within tapir's tolerance (16 ACKs) every
+	# call must come out complete
+	[[ $kind == reorder && $((f + m)) -ne 0 ]] && bad+=" reorder lost calls: flagged $f, missing $m"
 	if [[ -z $bad && $w -eq 0 ]]; then
 		pass "faults/$kind (complete $c, flagged $f, wrong 0)"
 	else

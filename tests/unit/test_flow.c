@@ -17,7 +17,25 @@ struct app {
 	int ends[2];
 	enum reasm_end how[2];
 	uint64_t gaps[2];
+	char log[512];		/* both directions in delivery order */
+	size_t nlog;
 };
+
+/* Opaque to the compiler (see test_reasm.c's rec_str). */
+__attribute__((noinline)) static const char *log_str(const struct app *a)
+{
+	return a->log;
+}
+
+static void app_log(struct app *a, int dir, const char *p, size_t n)
+{
+	if (a->nlog + n + 2 < sizeof(a->log)) {
+		a->log[a->nlog++] = dir ? '<' : '>';
+		memcpy(a->log + a->nlog, p, n);
+		a->nlog += n;
+		a->log[a->nlog] = 0;
+	}
+}
 
 struct env {
 	int opens, closes;
@@ -56,6 +74,7 @@ static void app_data(void *ctx, int dir, const uint8_t *p, uint32_t n,
 	struct flow *f = ctx;
 	struct app *a = f->app;
 
+	app_log(a, dir, (const char *)p, n);
 	if (a->n[dir] + n < sizeof(a->data[dir])) {
 		memcpy(a->data[dir] + a->n[dir], p, n);
 		a->n[dir] += n;
@@ -68,6 +87,7 @@ static void app_gap(void *ctx, int dir, uint64_t n, uint64_t ts)
 	struct app *a = f->app;
 
 	a->gaps[dir] += n;
+	app_log(a, dir, "{gap}", 5);
 }
 
 static void app_end(void *ctx, int dir, enum reasm_end how, uint64_t ts)
@@ -478,6 +498,84 @@ TT_TEST(ack_feeds_other_direction)
 	TT_EQ_INT(e.last_closed.gaps[0], 3);
 	TT_EQ_INT(e.last_closed.n[0], 4);
 	TT_EQ_MEM(e.last_closed.data[0], "abfg", 4);
+	flow_table_free(t);
+}
+
+/* A response captured before the end of its request (reordered) is
+ * delivered after it: the response's ACK says the server had it. */
+TT_TEST(causal_order)
+{
+	struct env e = { 0 };
+	struct flow_table *t = mktable(&e, NULL, 10);
+
+	TT_REQUIRE(t);
+	handshake(t, 7, 40000, SEC);
+	push(t, mk(7, 40000, 1, 80, 1, PA, 1001, 5001, "GET ", SEC));
+	/* "/ HTTP" (1005..1011) comes after the response that acks it */
+	push(t, mk(7, 40000, 1, 80, 0, PA, 5001, 1011, "200 ", SEC));
+	push(t, mk(7, 40000, 1, 80, 0, PA, 5005, 1011, "OK", SEC));
+	push(t, mk(7, 40000, 1, 80, 1, PA, 1005, 5001, "/ HTTP", SEC));
+	push(t, mk(7, 40000, 1, 80, 1, PA, 1011, 5007, "next", SEC));
+	flow_table_flush_all(t, SEC);
+	TT_EQ_STR(log_str(&e.last_closed), ">GET >/ HTTP<200 <OK>next");
+	TT_EQ_INT(e.last_closed.gaps[0] + e.last_closed.gaps[1], 0);
+	flow_table_free(t);
+}
+
+/* The request's end never comes: the held response goes out after the
+ * reordering tolerance, behind the gap. */
+TT_TEST(causal_order_lost)
+{
+	struct env e = { 0 };
+	struct flow_table *t = mktable(&e, NULL, 10);
+
+	TT_REQUIRE(t);
+	handshake(t, 7, 40000, SEC);
+	push(t, mk(7, 40000, 1, 80, 1, PA, 1001, 5001, "GET ", SEC));
+	for (uint32_t i = 0; i < 20; i++)
+		push(t, mk(7, 40000, 1, 80, 0, PA, 5001 + i, 1011, "x", SEC));
+	flow_table_flush_all(t, SEC);
+	TT_EQ_STR(log_str(&e.last_closed), ">GET >{gap}<x<x<x<x<x<x<x<x<x<x<x<x<x<x<x<x<x<x<x<x");
+	TT_EQ_INT(e.last_closed.gaps[0], 6);
+	flow_table_free(t);
+}
+
+/* The SYN-ACK is captured before the SYN and the first data: the client
+ * stream is anchored at the SYN-ACK's ack, so a reordered first segment
+ * still lands at offset 0 and the late SYN is this connection's. */
+TT_TEST(synack_before_syn)
+{
+	struct env e = { 0 };
+	struct flow_table *t = mktable(&e, NULL, 10);
+
+	TT_REQUIRE(t);
+	push(t, mk(7, 40000, 1, 80, 0, TCPF_SYN | A, 5000, 1001, NULL, SEC));
+	push(t, mk(7, 40000, 1, 80, 1, PA, 1005, 5001, "/ HTTP", SEC));
+	push(t, mk(7, 40000, 1, 80, 1, PA, 1001, 5001, "GET ", SEC));
+	push(t, mk(7, 40000, 1, 80, 1, TCPF_SYN, 1000, 0, NULL, SEC));
+	push(t, mk(7, 40000, 1, 80, 0, PA, 5001, 1011, "200", SEC));
+	flow_table_flush_all(t, SEC);
+	TT_EQ_INT(e.opens, 1);
+	TT_EQ_STR(log_str(&e.last_closed), ">GET >/ HTTP<200");
+	flow_table_free(t);
+}
+
+/* The SYN-ACK is lost: the server stream is anchored at the client's ack,
+ * so a response that starts after missing bytes is not taken for a
+ * clean start. */
+TT_TEST(synack_lost)
+{
+	struct env e = { 0 };
+	struct flow_table *t = mktable(&e, NULL, 10);
+
+	TT_REQUIRE(t);
+	push(t, mk(7, 40000, 1, 80, 1, TCPF_SYN, 1000, 0, NULL, SEC));
+	push(t, mk(7, 40000, 1, 80, 1, PA, 1001, 5001, "GET", SEC));
+	/* server bytes 5001..5004 missing */
+	push(t, mk(7, 40000, 1, 80, 0, PA, 5005, 1004, "tail", SEC));
+	flow_table_flush_all(t, SEC);
+	TT_EQ_STR(log_str(&e.last_closed), ">GET<{gap}<tail");
+	TT_EQ_INT(e.last_closed.gaps[1], 4);
 	flow_table_free(t);
 }
 

@@ -82,6 +82,9 @@ struct step {
 #define SYN(rel, d)	{ K_SEG, rel, TCPF_SYN, d }
 #define RST(rel)	{ K_SEG, rel, TCPF_RST, "" }
 #define ACK(rel)	{ K_ACK, rel, 0, NULL }
+/* REORDER_ACKS + 1 (17) ACKs: past reasm.c's reordering tolerance */
+#define ACK4(rel)	ACK(rel), ACK(rel), ACK(rel), ACK(rel)
+#define ACKS(rel)	ACK4(rel), ACK4(rel), ACK4(rel), ACK4(rel), ACK(rel)
 #define FLUSH(how)	{ K_FLUSH, how, 0, NULL }
 
 #define NOLIM UINT64_MAX
@@ -94,7 +97,7 @@ struct rcase {
 	uint64_t memcap;
 	const char *expect;
 	int conflicts, retrans, overlaps, gaps;
-	struct step steps[16];
+	struct step steps[64];
 };
 
 #define CASE(name, win, mc, exp, conf, retr, ovl, gaps, ...)                  \
@@ -135,14 +138,20 @@ CASE("window exceeded, late fill dropped",
                                4, NOLIM, "AB{G3}FGHIJ|EOF",        0, 1, 0, 1, SYN(0, ""), S(1, "AB"), S(6, "FGH"), S(9, "IJ"), S(3, "CDE")),
 CASE("window 0: no buffering", 0, NOLIM, "AB{G3}FG{G2}J|EOF",      0, 0, 0, 2, SYN(0, ""), S(1, "AB"), S(6, "FG"), S(10, "J")),
 CASE("memcap refuses",         W, 0,     "AB{G3}FG|EOF",           0, 1, 0, 1, SYN(0, ""), S(1, "AB"), S(6, "FG"), S(3, "CDE")),
-CASE("ack past hole",          W, NOLIM, "AB{G1}{G2}FG|EOF",       0, 0, 0, 2, SYN(0, ""), S(1, "AB"), S(6, "FG"), ACK(4), ACK(8)),
+CASE("ack past hole",          W, NOLIM, "AB{G1}{G2}FG|EOF",       0, 0, 0, 2, SYN(0, ""), S(1, "AB"), S(6, "FG"), ACKS(4), ACKS(8)),
 CASE("ack past hole, fills rest",
-                               W, NOLIM, "AB{G1}DEFG|EOF",         0, 0, 1, 1, SYN(0, ""), S(1, "AB"), S(6, "FG"), ACK(4), S(3, "CDE")),
-CASE("ack past two holes",     W, NOLIM, "AB{G3}FG{G3}KL|EOF",     0, 0, 0, 2, SYN(0, ""), S(1, "AB"), S(6, "FG"), S(11, "KL"), ACK(13)),
+                               W, NOLIM, "AB{G1}DEFG|EOF",         0, 0, 1, 1, SYN(0, ""), S(1, "AB"), S(6, "FG"), ACKS(4), S(3, "CDE")),
+CASE("ack past hole, reordering tolerated",
+                               W, NOLIM, "ABCDEFG|EOF",            0, 0, 0, 0, SYN(0, ""), S(1, "AB"), S(6, "FG"), ACK4(8), ACK4(8), ACK4(8), ACK4(8), S(3, "CDE")),
+CASE("tolerance restarts when the hole fills",
+                               W, NOLIM, "ABCDEFGHIJ|EOF",         0, 0, 0, 0, SYN(0, ""), S(1, "AB"), S(6, "FG"), ACK4(8), ACK4(8), ACK4(8), S(3, "CDE"), S(10, "J"), ACK4(11), ACK4(11), ACK4(11), S(8, "HI")),
+CASE("ack past two holes",     W, NOLIM, "AB{G3}FG{G3}KL|EOF",     0, 0, 0, 2, SYN(0, ""), S(1, "AB"), S(6, "FG"), S(11, "KL"), ACKS(13)),
 CASE("ack, nothing queued: no gap",
                                W, NOLIM, "ABCD|EOF",               0, 0, 0, 0, SYN(0, ""), S(1, "AB"), ACK(10), S(3, "CD")),
+CASE("acked bytes never seen: gap, late copy dropped",
+                               W, NOLIM, "AB{G7}|EOF",             0, 1, 0, 1, SYN(0, ""), S(1, "AB"), ACKS(10), S(3, "CD")),
 CASE("ack below next",         W, NOLIM, "AB{G3}FG|EOF",           0, 0, 0, 1, SYN(0, ""), S(1, "AB"), S(6, "FG"), ACK(2), ACK(0)),
-CASE("ack counts the FIN",     W, NOLIM, "AB{G2}EF|FIN",           0, 0, 0, 1, SYN(0, ""), S(1, "AB"), SF(5, "EF"), ACK(8)),
+CASE("ack counts the FIN",     W, NOLIM, "AB{G2}EF|FIN",           0, 0, 0, 1, SYN(0, ""), S(1, "AB"), SF(5, "EF"), ACKS(8)),
 CASE("fin after ooo",          W, NOLIM, "ABCDEF|FIN",             0, 0, 0, 0, SYN(0, ""), S(1, "AB"), SF(5, "EF"), S(3, "CD")),
 CASE("fin first, data later",  W, NOLIM, "ABCDEF|FIN",             0, 0, 0, 0, SYN(0, ""), SF(7, ""), S(4, "DEF"), S(1, "ABC")),
 CASE("fin, hole at flush",     W, NOLIM, "AB{G2}EF|FIN",           0, 0, 0, 1, SYN(0, ""), S(1, "AB"), SF(5, "EF")),
@@ -250,6 +259,129 @@ TT_TEST(table)
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
 		for (size_t b = 0; b < ARRAY_SIZE(bases); b++)
 			run_case(&cases[i], bases[b]);
+}
+
+/* Causal order: data pushed with push_need waits (queued) until the peer
+ * stream has delivered that far, and so does its FIN; every way of giving
+ * up (flush, window overflow, an ack past a hole, a forced wait) delivers
+ * it, so nothing is lost and nothing loops. */
+static void push_need(struct reasm *r, uint64_t need, uint32_t seq,
+		      uint8_t flags, const char *d, uint64_t ts)
+{
+	r->push_need = need;
+	reasm_push(r, seq, flags, (const uint8_t *)d, (uint32_t)strlen(d), ts);
+	r->push_need = 0;
+}
+
+TT_TEST(causal_wait)
+{
+	struct reasm r, pr;
+	struct memcap mc;
+	struct rec rec = { .n = 0 }, prec = { .n = 0 };
+	struct reasm_stats st = { 0 };
+
+	memcap_init(&mc, 1 << 20);
+	reasm_init(&r, 0, &ops, &rec, &mc, &st, 1 << 20);
+	reasm_init(&pr, 1, &ops, &prec, &mc, NULL, 1 << 20);
+	r.peer = &pr;
+	reasm_push(&pr, 500, TCPF_SYN, NULL, 0, 1);
+	reasm_push(&r, 100, TCPF_SYN, NULL, 0, 1);
+	push_need(&r, 3, 101, TCPF_ACK, "AB", 2);
+	push_need(&r, 3, 105, TCPF_ACK, "EF", 3);
+	push_need(&r, 3, 103, TCPF_ACK | TCPF_FIN, "CD", 4);
+	TT_EQ_STR(rec_str(&rec), "");
+	TT_CHECK(reasm_waiting(&r));
+	TT_CHECK(!reasm_kick(&r, 5));
+	reasm_push(&pr, 501, TCPF_ACK, (const uint8_t *)"xy", 2, 5);
+	TT_CHECK(!reasm_kick(&r, 5));	/* peer at 2 of 3 */
+	reasm_push(&pr, 503, TCPF_ACK, (const uint8_t *)"z", 1, 6);
+	TT_CHECK(reasm_kick(&r, 6));
+	TT_EQ_STR(rec_str(&rec), "ABCD|FIN");	/* EF was past the FIN */
+	/* data without a need is not held back by waiting data before it */
+	reasm_flush(&pr, REASM_END_EOF, 7);
+	TT_EQ_INT(mc.used, 0);
+
+	/* a FIN alone waits too */
+	rec.n = 0;
+	rec.buf[0] = 0;
+	reasm_init(&r, 0, &ops, &rec, &mc, &st, 1 << 20);
+	reasm_init(&pr, 1, &ops, &prec, &mc, NULL, 1 << 20);
+	r.peer = &pr;
+	reasm_push(&pr, 500, TCPF_SYN, NULL, 0, 1);
+	reasm_push(&r, 100, TCPF_SYN, NULL, 0, 1);
+	push_need(&r, 0, 101, TCPF_ACK, "AB", 2);
+	push_need(&r, 2, 103, TCPF_ACK | TCPF_FIN, "", 3);
+	TT_EQ_STR(rec_str(&rec), "AB");
+	TT_CHECK(reasm_waiting(&r));
+	reasm_force_one(&r, 4);
+	TT_EQ_STR(rec_str(&rec), "AB|FIN");
+	TT_EQ_INT(st.order_forced, 1);
+	reasm_flush(&pr, REASM_END_EOF, 7);
+
+	/* flush while waiting */
+	rec.n = 0;
+	rec.buf[0] = 0;
+	reasm_init(&r, 0, &ops, &rec, &mc, &st, 1 << 20);
+	reasm_init(&pr, 1, &ops, &prec, &mc, NULL, 1 << 20);
+	r.peer = &pr;
+	reasm_push(&pr, 500, TCPF_SYN, NULL, 0, 1);
+	reasm_push(&r, 100, TCPF_SYN, NULL, 0, 1);
+	push_need(&r, 9, 101, TCPF_ACK, "AB", 2);
+	push_need(&r, 9, 105, TCPF_ACK, "EF", 3);
+	reasm_flush(&r, REASM_END_EOF, 4);
+	TT_EQ_STR(rec_str(&rec), "AB{G2}EF|EOF");
+	TT_EQ_INT(mc.used, 0);
+
+	/* window overflow while waiting: delivered, not looped on */
+	rec.n = 0;
+	rec.buf[0] = 0;
+	reasm_init(&r, 0, &ops, &rec, &mc, &st, 4);
+	r.peer = &pr;
+	reasm_push(&r, 100, TCPF_SYN, NULL, 0, 1);
+	push_need(&r, 9, 101, TCPF_ACK, "ABC", 2);
+	TT_EQ_STR(rec_str(&rec), "");
+	push_need(&r, 9, 104, TCPF_ACK, "DE", 3);
+	TT_EQ_STR(rec_str(&rec), "ABC");	/* the oldest wait given up */
+	reasm_flush(&r, REASM_END_EOF, 4);
+	TT_EQ_STR(rec_str(&rec), "ABCDE|EOF");
+	TT_EQ_INT(mc.used, 0);
+
+	/* an ack past a hole while waiting: gap after the tolerance */
+	rec.n = 0;
+	rec.buf[0] = 0;
+	reasm_init(&r, 0, &ops, &rec, &mc, &st, 1 << 20);
+	r.peer = &pr;
+	reasm_push(&r, 100, TCPF_SYN, NULL, 0, 1);
+	push_need(&r, 9, 101, TCPF_ACK, "AB", 2);
+	push_need(&r, 9, 105, TCPF_ACK, "EF", 3);
+	for (int i = 0; i < 16; i++)
+		reasm_ack(&r, 107, 4);
+	TT_EQ_STR(rec_str(&rec), "");
+	reasm_ack(&r, 107, 5);
+	TT_EQ_STR(rec_str(&rec), "AB{G2}EF");
+	reasm_flush(&r, REASM_END_EOF, 6);
+	TT_EQ_INT(mc.used, 0);
+	reasm_fini(&pr);
+}
+
+/* Without an isn, acks are remembered: the lowest anchors the stream. */
+TT_TEST(anchor_at_ack)
+{
+	struct reasm r;
+	struct rec rec = { .n = 0 };
+
+	reasm_init(&r, 0, &ops, &rec, NULL, NULL, 1024);
+	TT_CHECK(!reasm_anchor_at_ack(&r));
+	reasm_ack(&r, 205, 1);
+	reasm_ack(&r, 201, 1);
+	reasm_ack(&r, 203, 1);
+	TT_CHECK(reasm_anchor_at_ack(&r));
+	TT_CHECK(!reasm_anchor_at_ack(&r));
+	reasm_push(&r, 203, TCPF_ACK, (const uint8_t *)"CD", 2, 2);
+	TT_EQ_STR(rec_str(&rec), "");
+	reasm_push(&r, 201, TCPF_ACK, (const uint8_t *)"AB", 2, 3);
+	reasm_flush(&r, REASM_END_EOF, 4);
+	TT_EQ_STR(rec_str(&rec), "ABCD|EOF");
 }
 
 /* In-order data reaches the upper layer straight from the caller's buffer. */

@@ -235,7 +235,7 @@ TT_TEST(one_write_per_handshake)
 	paths();
 	for (size_t v = 0; v < ARRAY_SIZE(variants); v++) {
 		char keys[128], cnt[128], env1[160], *a, *c;
-		char *argv[] = { tool, "-n", "6", "-c", cnt, NULL, NULL };
+		char *argv[] = { tool, "-n", "6", "-c", cnt, NULL, NULL, NULL };
 		const char *env[] = { env1, NULL };
 		unsigned long sent = 0, dropped = 1, writes = 0;
 

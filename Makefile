@@ -13,14 +13,14 @@
 
 CC      ?= gcc
 BUILD   ?= build
-PKGS    := libpcap openssl zlib libbrotlidec libnghttp2 libbpf
+PKGS    := libpcap openssl zlib libbrotlidec libnghttp2 libbpf libxdp
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpcap -lssl -lcrypto -lz -lbrotlidec -lnghttp2 -lbpf -lelf)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpcap -lssl -lcrypto -lz -lbrotlidec -lnghttp2 -lxdp -lbpf -lelf)
 
 OPT     ?= -O2 -g
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS  ?=
-CFLAGS  += $(OPT) $(WARN) -std=gnu11 -D_GNU_SOURCE -fno-strict-aliasing $(PKG_CFLAGS) -Iagent -Itc -I$(BUILD)/bpf
+CFLAGS  += $(OPT) $(WARN) -std=gnu11 -D_GNU_SOURCE -fno-strict-aliasing $(PKG_CFLAGS) -Iagent -Itc -Ixdp -I$(BUILD)/bpf
 LDFLAGS ?=
 LDLIBS  += $(PKG_LIBS) -lm
 
@@ -48,8 +48,10 @@ CLANG   ?= clang
 BPFTOOL ?= bpftool
 ARCH_INC := /usr/include/$(shell uname -m)-linux-gnu
 BPF_CFLAGS := -target bpf -mcpu=v3 -g -O2 -Wall -Werror -I$(ARCH_INC)
-BPF_HDRS := $(wildcard bpf/*.h) $(wildcard tc/*.h)
-SKELS   := $(BUILD)/bpf/capture.skel.h
+BPF_HDRS := $(wildcard bpf/*.h) $(wildcard tc/*.h) $(wildcard xdp/*.h)
+SKELS   := $(BUILD)/bpf/capture.skel.h $(BUILD)/bpf/span.skel.h
+# kept: the objects include them, and a skeleton is worth keeping to read
+.SECONDARY: $(SKELS) $(SKELS:.skel.h=.bpf.o)
 
 # fuzz harnesses: tests/fuzz/fuzz_<name>.c.  In every build each is also
 # linked with replay_main.c as a unit binary, build/tests/test_fuzz_<name>,
@@ -67,6 +69,11 @@ SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-f
 all: $(BUILD)/tapir $(BUILD)/libtapir-keylog.so
 
 $(BUILD)/bpf/%.bpf.o: tc/%.bpf.c $(BPF_HDRS) Makefile
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/bpf/%.bpf.o: xdp/%.bpf.c $(BPF_HDRS) Makefile
 	$(call msg,BPF,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
@@ -106,10 +113,13 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/tt.h $(BUILD)/libtapir.a
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libtapir.a $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/tests/test_%_bpf: tests/bpf/test_%_bpf.c tests/unit/tt.h $(SKELS) $(BPF_HDRS)
+$(BUILD)/tests/test_%_bpf: tests/bpf/test_%_bpf.c tests/unit/tt.h $(wildcard tests/bpf/*.h) $(SKELS) $(BPF_HDRS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LDFLAGS) $(LDLIBS)
+
+# bench/capture.sh's program cost without traffic needs the skeleton
+$(BUILD)/tools/bpf_cost: $(SKELS) $(BPF_HDRS)
 
 $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libtapir.a
 	$(call msg,CC,$@)

@@ -1,20 +1,39 @@
-/* capture.c - `tapir capture`: live capture with the TC program
- * (tc/capture.bpf.c), calls out as with `tapir read`.
+/* capture.c - the live subcommands: `tapir capture` (the TC program,
+ * tc/capture.bpf.c, on clsact hooks) and `tapir span` (the XDP program,
+ * xdp/span.bpf.c, on a mirror port), calls out as with `tapir read`.
  *
- * Owns: option parsing for the subcommand (with --config), the order of
- * construction and teardown, the main loop (epoll over the ring buffer,
- * key log followers, a 100 ms timer and a signalfd), the stats lines and
- * the exit status (0 ok, 1 could not start or write, 2 usage).
+ * Owns: option parsing for both (with --config; one option table, so
+ * filters, keys, outputs and stats are the same options for both), the
+ * order of construction and teardown, the main loop (epoll over the ring
+ * buffer, key log followers, a 100 ms timer and a signalfd), the stats
+ * lines and the exit status (0 ok, 1 could not start or write, 2 usage).
+ * The two differ only in the kernel side: which skeleton, and how it is
+ * attached (tc_attach.c or xdp_attach.c); the ring, the maps' contents
+ * (bpf/tapir_filter.h) and the counters are the same.
+ *
+ * Span: both directions of a flow arrive on the one port, so events carry
+ * TAPIR_DIR_SPAN and the flow table decides client and server (SYN, else
+ * heuristics) exactly as for a capture file.  The duplicate filter
+ * (source_ring.h) never drops on a span port: every event has the same
+ * hook, and the same segment twice on one hook is a retransmission.
+ * libxdp loads the XDP program itself (its dispatcher needs it loaded as
+ * an extension), so the configuration is written before attaching and the
+ * filter maps right after: for those few milliseconds a frame that a
+ * --port/--net filter would let through is not copied (never the reverse).
  *
  * Order (libbpf's): keys -> sink -> engine -> open skeleton -> set ring
  * size -> load -> fill filter maps and cfg -> ring consumer -> attach
  * (tc_attach.c) -> drop capabilities -> loop -> detach -> drain the ring
- * -> engine_finish -> summary.  Detaching happens on every way out once
+ * -> engine_finish -> summary.  Span: ... -> set ring size and cfg ->
+ * bpffs mounted? (else mount) -> leftovers removed -> load + attach
+ * (libxdp) -> fill filter maps -> ring consumer -> ... -> detach ->
+ * unmount the bpffs if tapir mounted it -> ...  Detaching happens on every way out once
  * something is attached (SIGINT, SIGTERM, --duration, a fatal error); a
  * SIGKILL leaves filters behind that the next start removes.
  *
  * Capabilities: started as root, it keeps only CAP_BPF, CAP_NET_ADMIN and
- * CAP_PERFMON after attaching (effective, permitted and bounding sets;
+ * CAP_PERFMON after attaching (span: and CAP_SYS_ADMIN when it mounted the
+ * bpffs, to unmount it at exit) (effective, permitted and bounding sets;
  * ambient cleared; no_new_privs): enough to read the maps, detach its
  * filters and delete the clsact it created.  Key log files that appear
  * later must be readable without CAP_DAC_OVERRIDE (owned by root, or
@@ -45,6 +64,8 @@
 
 #include "capture.h"
 #include "capture.skel.h"
+#include "span.h"
+#include "span.skel.h"
 #include "config.h"
 #include "coverage.h"
 #include "engine.h"
@@ -56,11 +77,19 @@
 #include "tapir.h"
 #include "tc_attach.h"
 #include "util.h"
+#include "xdp_attach.h"
 
 #define MAX_IFACES 64
 #define MAX_KEYLOGS 64
 #define MAX_NETS TAPIR_MAX_NETS
 #define TICK_MS 100
+/* With wakeups below the threshold off (cfg.wakeup_bytes), the ring is
+ * read every POLL_MS while records come, every IDLE_POLL_MS when the last
+ * read found none (an idle gateway wakes 20 times a second). */
+#define POLL_MS 5
+#define IDLE_POLL_MS 50
+/* at most one forced wakeup per this many microseconds */
+#define WAKEUP_GAP_US 200
 
 struct cidr {
 	uint8_t family;
@@ -84,27 +113,49 @@ struct capture {
 	uint64_t key_ttl_ns;
 	const char *coverage_path;
 	uint64_t ring_size;
+	int64_t ring_wakeup;	/* bytes; -1 = auto (ring_wakeup_auto()) */
 	uint64_t stats_interval_ns, duration_ns, dedup_ns;
 	bool acks, quiet;
 	const char *out;
+	bool span;			/* tapir span: XDP, not TC */
+	enum xdp_attach_mode xdp_mode;	/* XDP_MODE_UNSPEC: auto */
+	bool xdp_pass;
 	/* run time */
-	struct capture_bpf *skel;
+	struct capture_bpf *skel;	/* capture */
+	struct span_bpf *sskel;		/* span */
+	struct bpf_object *obj;		/* the one of them in use */
+	struct xdp_iface xif;		/* span's interface */
+	bool bpffs_mounted;
 	struct source_ring *src;
 	struct engine *e;
 	struct keystore *ks;
 	uint64_t keys_added;
 };
 
-static void usage(FILE *f)
+static void usage(FILE *f, bool span)
 {
-	fputs("usage: tapir capture -i IFACE[,IFACE...] [OPTIONS]\n"
-	      "Capture TCP traffic live with a TC BPF program and write the HTTP\n"
-	      "calls in it as JSON lines.  Needs root (CAP_BPF, CAP_NET_ADMIN,\n"
-	      "CAP_PERFMON; the rest are dropped once attached).\n"
-	      "\n"
-	      "  -i, --interface LIST      interfaces to attach to; repeatable\n"
-	      "      --direction DIR       ingress, egress or both (default both)\n"
-	      "      --port P              only flows with this TCP port; repeatable\n"
+	if (span)
+		fputs("usage: tapir span -i IFACE [OPTIONS]\n"
+		      "Capture the TCP traffic mirrored to a span port (a switch's SPAN,\n"
+		      "a TAP) with an XDP program, attached through libxdp's dispatcher,\n"
+		      "and write the HTTP calls in it as JSON lines.  Frames are dropped\n"
+		      "after copying (--xdp-pass: passed on).  Needs root (CAP_BPF,\n"
+		      "CAP_NET_ADMIN, CAP_PERFMON; the rest are dropped once attached);\n"
+		      "mounts a bpffs on " XDP_BPFFS_PATH " if there is none (and unmounts it).\n"
+		      "\n"
+		      "  -i, --interface IFACE     the span port\n"
+		      "      --xdp-mode MODE       native, skb or auto (default: native, else skb)\n"
+		      "      --xdp-pass            pass frames to the stack after copying\n", f);
+	else
+		fputs("usage: tapir capture -i IFACE[,IFACE...] [OPTIONS]\n"
+		      "Capture TCP traffic live with a TC BPF program and write the HTTP\n"
+		      "calls in it as JSON lines.  Needs root (CAP_BPF, CAP_NET_ADMIN,\n"
+		      "CAP_PERFMON; the rest are dropped once attached).\n"
+		      "\n"
+		      "  -i, --interface LIST      interfaces to attach to; repeatable\n"
+		      "      --direction DIR       ingress, egress or both (default both)\n"
+		      "      --dedup-window MS     same segment on two hooks within MS is one (default 50)\n", f);
+	fputs("      --port P              only flows with this TCP port; repeatable\n"
 	      "      --net CIDR            only flows with an end in CIDR; repeatable\n"
 	      "      --exclude-net CIDR    never flows with an end in CIDR; repeatable\n"
 	      "      --internal-net CIDR   internal addresses for flow.direction\n"
@@ -121,9 +172,11 @@ static void usage(FILE *f)
 	      "      --coverage FILE       decryption coverage per server endpoint as JSON,\n"
 	      "                            at exit and every --stats-interval\n"
 	      "      --ring-size BYTES     BPF ring buffer size (default 64M)\n"
+	      "      --ring-wakeup BYTES   wake the agent when BYTES wait in the ring, else\n"
+	      "                            poll every few ms (default: ring/32, 64K..2M;\n"
+	      "                            0: wake on every record, the kernel's default)\n"
 	      "      --stats-interval SECS counters on stderr every SECS (default 0: at exit)\n"
 	      "      --duration SECS       stop after SECS (default: until SIGINT/SIGTERM)\n"
-	      "      --dedup-window MS     same segment on two hooks within MS is one (default 50)\n"
 	      "      --ack-events          copy pure ACKs too (default: only after a ring drop)\n"
 	      "      --config FILE         options from FILE (keys are the long options)\n"
 	      "  -o, --output FILE         write records to FILE (default stdout)\n"
@@ -138,6 +191,13 @@ static void usage(FILE *f)
 	      "\n"
 	      "Sizes take K, M and G suffixes (powers of 1024).\n", f);
 }
+
+/* long-only options */
+enum {
+	OPT_XDP_MODE = 0x100,
+	OPT_XDP_PASS,
+	OPT_RING_WAKEUP,
+};
 
 static const struct option longopts[] = {
 	{ "interface", required_argument, NULL, 'i' },
@@ -155,6 +215,7 @@ static const struct option longopts[] = {
 	{ "key-ttl", required_argument, NULL, 't' },
 	{ "coverage", required_argument, NULL, 'V' },
 	{ "ring-size", required_argument, NULL, 'R' },
+	{ "ring-wakeup", required_argument, NULL, OPT_RING_WAKEUP },
 	{ "stats-interval", required_argument, NULL, 'S' },
 	{ "duration", required_argument, NULL, 'd' },
 	{ "dedup-window", required_argument, NULL, 'w' },
@@ -166,6 +227,8 @@ static const struct option longopts[] = {
 	{ "memcap", required_argument, NULL, 'M' },
 	{ "max-header-bytes", required_argument, NULL, 'X' },
 	{ "idle-timeout", required_argument, NULL, 'T' },
+	{ "xdp-mode", required_argument, NULL, OPT_XDP_MODE },
+	{ "xdp-pass", no_argument, NULL, OPT_XDP_PASS },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -368,55 +431,97 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 	return vfprintf(stderr, fmt, ap);
 }
 
+/* The ring's wakeup threshold (cfg.wakeup_bytes): by default 1/32 of
+ * the ring, within 64 KiB..2 MiB - early enough that a burst never fills
+ * the ring while the agent sleeps, late enough that one wakeup carries
+ * hundreds of records.  Below it, the agent's POLL_MS timer reads. */
+static uint32_t ring_wakeup_bytes(const struct capture *cap)
+{
+	uint64_t w = cap->ring_size / 32;
+
+	if (cap->ring_wakeup >= 0)
+		return (uint32_t)(cap->ring_wakeup < (int64_t)cap->ring_size ?
+				  cap->ring_wakeup : (int64_t)cap->ring_size / 2);
+	if (w < (64u << 10))
+		w = 64u << 10;
+	if (w > (2u << 20))
+		w = 2u << 20;
+	return (uint32_t)w;
+}
+
+/* A map of the loaded program (either skeleton's: the names are the
+ * same, bpf/capture.bpf.h). */
+static int kmap_fd(struct capture *cap, const char *name)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(cap->obj, name);
+
+	return m ? bpf_map__fd(m) : -ENOENT;
+}
+
+/* The program's configuration for the options given. */
+static struct tapir_cfg kernel_cfg(const struct capture *cap)
+{
+	struct tapir_cfg c = { .acks_after_drop_ms = 2000 };
+
+	if (cap->nports)
+		c.flags |= TAPIR_CFG_PORTS;
+	if (cap->nnets)
+		c.flags |= TAPIR_CFG_NET;
+	if (cap->nxnets)
+		c.flags |= TAPIR_CFG_XNET;
+	if (cap->acks)
+		c.flags |= TAPIR_CFG_ACKS;
+	if (cap->xdp_pass)
+		c.flags |= TAPIR_CFG_XDP_PASS;
+	if (cap->dedup_ns)
+		c.flags |= TAPIR_CFG_HOOK_DEDUP;
+	c.wakeup_bytes = ring_wakeup_bytes(cap);
+	c.wakeup_gap_us = WAKEUP_GAP_US;
+	return c;
+}
+
 static int fill_maps(struct capture *cap)
 {
-	struct capture_bpf *sk = cap->skel;
-	uint32_t flags = 0;
 	uint8_t one = 1;
 	int err;
 
 	for (int i = 0; i < cap->nports; i++) {
-		err = bpf_map_update_elem(bpf_map__fd(sk->maps.ports),
+		err = bpf_map_update_elem(kmap_fd(cap, "ports"),
 					  &cap->ports[i], &one, BPF_ANY);
 		if (err)
 			return err;
-		flags |= TAPIR_CFG_PORTS;
 	}
 	for (int pass = 0; pass < 2; pass++) {
 		const struct cidr *l = pass ? cap->xnets : cap->nets;
 		int n = pass ? cap->nxnets : cap->nnets;
-		struct bpf_map *m4 = pass ? sk->maps.xnet4 : sk->maps.net4;
-		struct bpf_map *m6 = pass ? sk->maps.xnet6 : sk->maps.net6;
+		int m4 = kmap_fd(cap, pass ? "xnet4" : "net4");
+		int m6 = kmap_fd(cap, pass ? "xnet6" : "net6");
 
 		for (int i = 0; i < n; i++) {
 			if (l[i].family == 4) {
 				struct tapir_lpm4 k = { .prefixlen = l[i].plen };
 				memcpy(k.addr, l[i].addr, 4);
-				err = bpf_map_update_elem(bpf_map__fd(m4), &k,
+				err = bpf_map_update_elem(m4, &k,
 							  &one, BPF_ANY);
 			} else {
 				struct tapir_lpm6 k = { .prefixlen = l[i].plen };
 				memcpy(k.addr, l[i].addr, 16);
-				err = bpf_map_update_elem(bpf_map__fd(m6), &k,
+				err = bpf_map_update_elem(m6, &k,
 							  &one, BPF_ANY);
 			}
 			if (err)
 				return err;
 		}
-		if (n)
-			flags |= pass ? TAPIR_CFG_XNET : TAPIR_CFG_NET;
 	}
+	if (cap->span)
+		return 0;	/* no ifaces map: it runs where it is attached */
 	for (int i = 0; i < cap->nifs; i++) {
 		uint32_t ifx = (uint32_t)cap->ifs[i].ifindex;
-		err = bpf_map_update_elem(bpf_map__fd(sk->maps.ifaces), &ifx,
+		err = bpf_map_update_elem(kmap_fd(cap, "ifaces"), &ifx,
 					  &cap->ifs[i].dirs, BPF_ANY);
 		if (err)
 			return err;
 	}
-	if (cap->acks)
-		flags |= TAPIR_CFG_ACKS;
-	sk->bss->cfg.acks_after_drop_ms = 2000;
-	sk->bss->cfg.flags = flags;
 	return 0;
 }
 
@@ -432,8 +537,7 @@ static void kernel_counters(struct capture *cap, struct tapir_counters *sum)
 	per = calloc((size_t)ncpu, sizeof(*per));
 	if (!per)
 		return;
-	if (!bpf_map_lookup_elem(bpf_map__fd(cap->skel->maps.counters), &zero,
-				 per)) {
+	if (!bpf_map_lookup_elem(kmap_fd(cap, "counters"), &zero, per)) {
 		for (int c = 0; c < ncpu; c++) {
 			uint64_t *s = (uint64_t *)sum, *p = (uint64_t *)&per[c];
 			for (size_t i = 0; i < sizeof(*sum) / 8; i++)
@@ -443,13 +547,15 @@ static void kernel_counters(struct capture *cap, struct tapir_counters *sum)
 	free(per);
 }
 
-/* Keep CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON; drop every other capability
- * from the bounding, permitted, effective, inheritable and ambient sets. */
-static int drop_caps(void)
+/* Keep CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON (and CAP_SYS_ADMIN if
+ * sys_admin); drop every other capability from the bounding, permitted,
+ * effective, inheritable and ambient sets. */
+static int drop_caps(bool sys_admin)
 {
 	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct d[2];
-	const int keep[] = { CAP_NET_ADMIN, CAP_PERFMON, CAP_BPF };
+	const int keep[] = { CAP_NET_ADMIN, CAP_PERFMON, CAP_BPF,
+			     sys_admin ? CAP_SYS_ADMIN : CAP_BPF };
 	int last = CAP_LAST_CAP;
 	FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
 
@@ -510,13 +616,15 @@ static void print_stats(struct capture *cap, bool final)
 		"tapir: %skernel: %" PRIu64 " packets seen, %" PRIu64
 		" TCP segments matched (%" PRIu64 " filtered out, %" PRIu64
 		" not TCP, %" PRIu64 " short headers, %" PRIu64
-		" pure ACKs skipped), %" PRIu64 " events / %" PRIu64
+		" pure ACKs skipped, %" PRIu64
+		" forwarded copies skipped), %" PRIu64 " events / %" PRIu64
 		" bytes copied, %" PRIu64 " events (%" PRIu64
 		" bytes) lost to a full ring, %" PRIu64 " segments truncated\n",
 		final ? "" : "[stats] ", (uint64_t)k.seen,
 		(uint64_t)k.matched, (uint64_t)k.filtered,
 		(uint64_t)k.not_tcp, (uint64_t)k.short_hdr,
-		(uint64_t)k.acks_skipped, (uint64_t)k.events,
+		(uint64_t)k.acks_skipped, (uint64_t)k.hook_dups,
+		(uint64_t)k.events,
 		(uint64_t)k.bytes, (uint64_t)k.ring_drops,
 		(uint64_t)k.ring_drop_bytes, (uint64_t)k.truncated);
 	fprintf(stderr,
@@ -673,8 +781,9 @@ static int run_loop(struct capture *cap, int sfd)
 	struct itimerspec its = { { 0, TICK_MS * 1000000L },
 				  { 0, TICK_MS * 1000000L } };
 	uint64_t start = source_ring_now(cap->src), next_stats, now;
-	int ep, tfd, ret = 0, n;
+	int ep, tfd, ret = 0, n, timeout = 1000;
 	bool stop = false;
+	bool polled = ring_wakeup_bytes(cap) != 0;
 
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -702,7 +811,7 @@ static int run_loop(struct capture *cap, int sfd)
 		source_ring_set_hook(cap->src, drain_hook, cap);
 	next_stats = cap->stats_interval_ns ? start + cap->stats_interval_ns : 0;
 	while (!stop) {
-		n = epoll_wait(ep, evs, (int)ARRAY_SIZE(evs), 1000);
+		n = epoll_wait(ep, evs, (int)ARRAY_SIZE(evs), timeout);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -736,6 +845,8 @@ static int run_loop(struct capture *cap, int sfd)
 			ret = n;
 			break;
 		}
+		if (polled)
+			timeout = n > 0 ? POLL_MS : IDLE_POLL_MS;
 		engine_tick(cap->e, now);
 		if (next_stats && now >= next_stats) {
 			if (!cap->quiet)
@@ -791,7 +902,68 @@ static int expand_config(int argc, char **argv, char ***nargv, int *nargc,
 	return 0;
 }
 
-int cmd_capture(int argc, char **argv)
+/* Open, configure, load and attach the span program (XDP, through
+ * libxdp).  0 or 1 (logged). */
+static int span_start(struct capture *cap)
+{
+	struct xdp_iface *x = &cap->xif;
+	int err;
+
+	cap->sskel = span_bpf__open();
+	if (!cap->sskel) {
+		log_err("cannot open the BPF program: %s", strerror(errno));
+		return 1;
+	}
+	cap->obj = cap->sskel->obj;
+	bpf_map__set_max_entries(cap->sskel->maps.events,
+				 (uint32_t)cap->ring_size);
+	cap->sskel->data->cfg = kernel_cfg(cap);
+	err = xdp_bpffs_ensure(&cap->bpffs_mounted);
+	if (err) {
+		log_err("libxdp needs a bpffs on %s, and mounting one failed: %s",
+			XDP_BPFFS_PATH, strerror(-err));
+		return 1;
+	}
+	if (cap->bpffs_mounted && !cap->quiet)
+		fprintf(stderr, "tapir: no bpffs on %s: mounted one for libxdp "
+			"(unmounted at exit)\n", XDP_BPFFS_PATH);
+	memset(x, 0, sizeof(*x));
+	snprintf(x->name, sizeof(x->name), "%s", cap->ifs[0].name);
+	x->ifindex = cap->ifs[0].ifindex;
+	x->want = cap->xdp_mode;
+	err = xdp_remove_leftovers(x, TAPIR_XDP_PROG_NAME);
+	if (err)
+		log_warn("%s: looking for a previous run's XDP program: %s",
+			 x->name, strerror(-err));
+	if (x->leftovers)
+		log_warn("%s: removed %d tapir XDP program(s) left by an earlier "
+			 "run", x->name, x->leftovers);
+	err = xdp_attach_iface(x, cap->obj, TAPIR_XDP_PROG_NAME);
+	if (err) {
+		log_err("%s: cannot load and attach the XDP program (%s mode): %s "
+			"(-v for libxdp's and the verifier's log)", x->name,
+			xdp_mode_name(x->want), strerror(-err));
+		return 1;
+	}
+	err = fill_maps(cap);
+	if (err) {
+		log_err("cannot fill the filter maps: %s", strerror(-err));
+		return 1;
+	}
+	return 0;
+}
+
+static int libxdp_print(enum libxdp_print_level level, const char *fmt,
+			va_list ap)
+{
+	if (level == LIBXDP_DEBUG && tapir_log_level < LOG_DEBUG + 1)
+		return 0;
+	if (tapir_log_level < LOG_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int live_main(int argc, char **argv, bool span)
 {
 	static struct capture cap_s;
 	struct capture *cap = &cap_s;
@@ -804,11 +976,14 @@ int cmd_capture(int argc, char **argv)
 	uint64_t v;
 
 	memset(cap, 0, sizeof(*cap));
+	cap->span = span;
 	engine_opts_default(&eo);
 	eo.key_wait_ns = 5ULL * 1000000000ULL;
 	cap->dirs = TAPIR_IF_INGRESS | TAPIR_IF_EGRESS;
 	cap->ring_size = 64ULL << 20;
-	cap->dedup_ns = 50ULL * 1000000ULL;
+	/* span: every event comes from one hook; nothing to deduplicate */
+	cap->dedup_ns = span ? 0 : 50ULL * 1000000ULL;
+	cap->ring_wakeup = -1;
 	keysock_opts_default(&cap->kso);
 	cap->kso.path = NULL;
 	cap->key_ttl_ns = 600ULL * 1000000000ULL;
@@ -826,6 +1001,11 @@ int cmd_capture(int argc, char **argv)
 			}
 			break;
 		case 'D':
+			if (span) {
+				log_err("--direction is for tapir capture: a span "
+					"port has none");
+				goto cleanup;
+			}
 			if (!strcmp(optarg, "ingress"))
 				cap->dirs = TAPIR_IF_INGRESS;
 			else if (!strcmp(optarg, "egress"))
@@ -917,6 +1097,13 @@ int cmd_capture(int argc, char **argv)
 			}
 			cap->ring_size = v;
 			break;
+		case OPT_RING_WAKEUP:
+			if (parse_size(optarg, &v) || v > (1ULL << 30)) {
+				ret = bad_value("--ring-wakeup (0..1G)", optarg);
+				goto cleanup;
+			}
+			cap->ring_wakeup = (int64_t)v;
+			break;
 		case 'S':
 			if (parse_secs(optarg, 86400, &cap->stats_interval_ns)) {
 				ret = bad_value("--stats-interval", optarg);
@@ -975,6 +1162,20 @@ int cmd_capture(int argc, char **argv)
 			}
 			eo.idle_timeout_ns = v * 1000000000ULL;
 			break;
+		case OPT_XDP_MODE:
+		case OPT_XDP_PASS:
+			if (!span) {
+				log_err("--xdp-mode and --xdp-pass are for tapir span");
+				goto cleanup;
+			}
+			if (opt == OPT_XDP_PASS)
+				cap->xdp_pass = true;
+			else if (xdp_mode_parse(optarg, &cap->xdp_mode)) {
+				ret = bad_value("--xdp-mode (native, skb, auto)",
+						optarg);
+				goto cleanup;
+			}
+			break;
 		case 'q':
 			cap->quiet = true;
 			break;
@@ -982,22 +1183,27 @@ int cmd_capture(int argc, char **argv)
 			tapir_log_level++;
 			break;
 		case 'h':
-			usage(stdout);
+			usage(stdout, span);
 			ret = 0;
 			goto cleanup;
 		default:
-			usage(stderr);
+			usage(stderr, span);
 			goto cleanup;
 		}
 	}
 	if (optind != ac) {
 		log_err("unexpected argument '%s'", av[optind]);
-		usage(stderr);
+		usage(stderr, span);
 		goto cleanup;
 	}
 	if (!cap->nifs) {
 		log_err("no interface given (-i IFACE)");
-		usage(stderr);
+		usage(stderr, span);
+		goto cleanup;
+	}
+	if (span && cap->nifs > 1) {
+		log_err("tapir span takes one interface (-i IFACE); run one per "
+			"span port");
 		goto cleanup;
 	}
 	for (int i = 0; i < cap->nifs; i++) {
@@ -1055,17 +1261,24 @@ int cmd_capture(int argc, char **argv)
 
 	/* open -> configure -> load */
 	libbpf_set_print(libbpf_print);
-	cap->skel = capture_bpf__open();
-	if (!cap->skel) {
-		log_err("cannot open the BPF program: %s", strerror(errno));
-		goto cleanup;
-	}
+	libxdp_set_print(libxdp_print);
 	{
 		uint64_t rs = 4096;
 		while (rs < cap->ring_size)
 			rs <<= 1;	/* a power of two, at least a page */
 		cap->ring_size = rs;
 	}
+	if (span) {
+		if (span_start(cap))
+			goto cleanup;
+		goto ring;
+	}
+	cap->skel = capture_bpf__open();
+	if (!cap->skel) {
+		log_err("cannot open the BPF program: %s", strerror(errno));
+		goto cleanup;
+	}
+	cap->obj = cap->skel->obj;
 	bpf_map__set_max_entries(cap->skel->maps.events, (uint32_t)cap->ring_size);
 	err = capture_bpf__load(cap->skel);
 	if (err) {
@@ -1079,7 +1292,9 @@ int cmd_capture(int argc, char **argv)
 		log_err("cannot fill the filter maps: %s", strerror(-err));
 		goto cleanup;
 	}
-	cap->src = source_ring_new(bpf_map__fd(cap->skel->maps.events), cap->e,
+	cap->skel->data->cfg = kernel_cfg(cap);
+ring:
+	cap->src = source_ring_new(kmap_fd(cap, "events"), cap->e,
 				   cap->dedup_ns);
 	if (!cap->src) {
 		log_err("cannot read the ring buffer: %s", strerror(errno));
@@ -1099,10 +1314,12 @@ int cmd_capture(int argc, char **argv)
 		goto cleanup;
 	}
 
-	prog_fd[TAPIR_DIR_INGRESS] = bpf_program__fd(cap->skel->progs.tapir_ingress);
-	prog_fd[TAPIR_DIR_EGRESS] = bpf_program__fd(cap->skel->progs.tapir_egress);
 	attached = true;
-	for (int i = 0; i < cap->nifs; i++) {
+	for (int i = 0; !span && i < cap->nifs; i++) {
+		prog_fd[TAPIR_DIR_INGRESS] =
+			bpf_program__fd(cap->skel->progs.tapir_ingress);
+		prog_fd[TAPIR_DIR_EGRESS] =
+			bpf_program__fd(cap->skel->progs.tapir_egress);
 		err = tc_attach_iface(&cap->ifs[i], prog_fd);
 		if (err) {
 			log_err("%s: cannot attach: %s", cap->ifs[i].name,
@@ -1114,12 +1331,17 @@ int cmd_capture(int argc, char **argv)
 				 "earlier run", cap->ifs[i].name,
 				 cap->ifs[i].leftovers);
 	}
-	err = drop_caps();
+	err = drop_caps(cap->bpffs_mounted);
 	if (err) {
 		log_err("cannot drop capabilities: %s", strerror(-err));
 		goto cleanup;
 	}
-	if (!cap->quiet) {
+	if (!cap->quiet && span) {
+		fprintf(stderr, "tapir: capturing on %s (span port, XDP %s mode, "
+			"frames %s), ring %" PRIu64 " MiB\n", cap->xif.name,
+			xdp_mode_name(cap->xif.mode),
+			cap->xdp_pass ? "passed" : "dropped", cap->ring_size >> 20);
+	} else if (!cap->quiet) {
 		fprintf(stderr, "tapir: capturing on");
 		for (int i = 0; i < cap->nifs; i++)
 			fprintf(stderr, " %s", cap->ifs[i].name);
@@ -1134,9 +1356,19 @@ int cmd_capture(int argc, char **argv)
 	ret = err ? 1 : 0;
 
 cleanup:
-	if (attached) {
+	if (attached && !span) {
 		for (int i = 0; i < cap->nifs; i++)
 			tc_detach_iface(&cap->ifs[i]);
+	}
+	if (span) {
+		xdp_detach_iface(&cap->xif);	/* also after a failed attach */
+		err = xdp_bpffs_release(cap->bpffs_mounted);
+		if (err < 0)
+			log_warn("unmounting the bpffs on %s: %s", XDP_BPFFS_PATH,
+				 strerror(-err));
+		else if (cap->bpffs_mounted && err == 0)
+			log_info("the bpffs tapir mounted on %s stays: something "
+				 "else is pinned in it", XDP_BPFFS_PATH);
 	}
 	if (cap->src) {
 		uint64_t now = source_ring_now(cap->src);
@@ -1161,6 +1393,7 @@ cleanup:
 	}
 	source_ring_free(cap->src);
 	capture_bpf__destroy(cap->skel);
+	span_bpf__destroy(cap->sskel);
 	engine_free(cap->e);
 	if (sink && json_sink_close(sink) && ret == 0) {
 		log_err("writing %s failed", cap->out ? cap->out : "stdout");
@@ -1175,4 +1408,14 @@ cleanup:
 	free(av);
 	config_free(cfgv, ncfg);
 	return ret;
+}
+
+int cmd_capture(int argc, char **argv)
+{
+	return live_main(argc, argv, false);
+}
+
+int cmd_span(int argc, char **argv)
+{
+	return live_main(argc, argv, true);
 }

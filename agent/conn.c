@@ -32,12 +32,19 @@
 
 enum proto { P_UNKNOWN = 0, P_TLS, P_HTTP1, P_HTTP2, P_OTHER };
 
-/* Bytes held while a protocol is not yet recognised, per direction. */
+/* Bytes held while a protocol is not yet recognised, per direction.
+ * An HTTP/2 server may speak first (gRPC servers send their SETTINGS as
+ * soon as they accept): a direction whose bytes start with a plausible
+ * SETTINGS frame on stream 0 is held (up to CONN_H2_HOLD bytes, heap) until
+ * the other direction shows the preface, instead of being counted lost. */
+#define CONN_H2_HOLD 4096
 struct sniff {
 	uint8_t b[2][CONN_SNIFF];
 	uint8_t n[2];
 	bool nope[2];		/* this direction's bytes matched nothing */
 	uint64_t lost[2];	/* bytes dropped before recognition */
+	uint8_t *hold[2];	/* server-first HTTP/2 bytes, or NULL */
+	uint32_t hold_n[2];
 };
 
 struct conn {
@@ -60,6 +67,9 @@ struct conn {
 	struct flow_key key;		/* copies of f's facts when detached */
 	uint64_t first_ts_ns, last_ts_ns;
 	uint32_t ifindex;
+	char ep_src[sizeof(((struct call_flow *)0)->src)];	/* fill_flow's cache */
+	char ep_dst[sizeof(((struct call_flow *)0)->dst)];
+	bool ep_swapped;
 };
 
 static const uint8_t h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -71,10 +81,18 @@ static void fill_flow(struct conn *c, struct call *call)
 	const struct flow_key *k = c->f ? &c->f->key : &c->key;
 	int ci = c->swapped ? 1 : 0;
 
-	fmt_endpoint(call->flow.src, sizeof(call->flow.src), k->family,
-		     k->addr[ci], k->port[ci]);
-	fmt_endpoint(call->flow.dst, sizeof(call->flow.dst), k->family,
-		     k->addr[!ci], k->port[!ci]);
+	/* formatted once per connection (and again if the roles flip) */
+	if (!c->ep_src[0] || c->ep_swapped != c->swapped) {
+		fmt_endpoint(c->ep_src, sizeof(c->ep_src), k->family,
+			     k->addr[ci], k->port[ci]);
+		fmt_endpoint(c->ep_dst, sizeof(c->ep_dst), k->family,
+			     k->addr[!ci], k->port[!ci]);
+		c->ep_swapped = c->swapped;
+	}
+	_Static_assert(sizeof(c->ep_src) == sizeof(call->flow.src), "src");
+	_Static_assert(sizeof(c->ep_dst) == sizeof(call->flow.dst), "dst");
+	memcpy(call->flow.src, c->ep_src, sizeof(c->ep_src));
+	memcpy(call->flow.dst, c->ep_dst, sizeof(c->ep_dst));
 	if (c->env->opts->describe_flow)
 		c->env->opts->describe_flow(c->env->opts->describe_ctx,
 					    c->f ? c->f->ifindex : c->ifindex,
@@ -85,6 +103,15 @@ static void fill_flow(struct conn *c, struct call *call)
 					    &call->flow.direction);
 }
 
+/* Copy s into dst (size n), cut and NUL-terminated. */
+static void strlcpy0(char *dst, size_t n, const char *s)
+{
+	size_t k = strnlen(s, n - 1);
+
+	memcpy(dst, s, k);
+	dst[k] = '\0';
+}
+
 static void fill_tls(struct conn *c, struct call *call, bool from_plaintext)
 {
 	const struct tls_info *ti;
@@ -93,12 +120,10 @@ static void fill_tls(struct conn *c, struct call *call, bool from_plaintext)
 		return;
 	ti = tls_session_info(c->tls);
 	call->tls.present = true;
-	snprintf(call->tls.version, sizeof(call->tls.version), "%s",
-		 ti->version_name);
-	snprintf(call->tls.cipher, sizeof(call->tls.cipher), "%s",
-		 ti->cipher_name);
-	snprintf(call->tls.sni, sizeof(call->tls.sni), "%s", ti->sni);
-	snprintf(call->tls.alpn, sizeof(call->tls.alpn), "%s", ti->alpn);
+	strlcpy0(call->tls.version, sizeof(call->tls.version), ti->version_name);
+	strlcpy0(call->tls.cipher, sizeof(call->tls.cipher), ti->cipher_name);
+	strlcpy0(call->tls.sni, sizeof(call->tls.sni), ti->sni);
+	strlcpy0(call->tls.alpn, sizeof(call->tls.alpn), ti->alpn);
 	call->tls.decrypted = from_plaintext;
 	if (!from_plaintext)
 		snprintf(call->tls.reason, sizeof(call->tls.reason), "%s",
@@ -159,7 +184,27 @@ static int is_tls_record(const uint8_t *p, uint32_t n)
 	return p[0] >= 20 && p[0] <= 24 && p[1] == 3 && p[2] <= 4;
 }
 
-enum verdict { V_MORE, V_NOPE, V_TLS_HELLO, V_TLS_MID, V_REQ, V_RESP, V_H2 };
+enum verdict { V_MORE, V_NOPE, V_TLS_HELLO, V_TLS_MID, V_REQ, V_RESP, V_H2,
+	       V_H2_SERVER };
+
+/* Does p start like a server's first HTTP/2 frame: SETTINGS (type 4, no
+ * flags, stream 0, a length that is a multiple of 6 and at most 64
+ * settings)?  1 yes, 0 no, -EAGAIN too short to tell. */
+static int h2_server_first(const uint8_t *p, uint32_t n)
+{
+	static const uint8_t want[9] = { 0, 0, 0, 4, 0, 0, 0, 0, 0 };
+	uint32_t len;
+
+	for (uint32_t i = 0; i < MIN(n, 9u); i++)
+		if (i >= 3 && p[i] != want[i])
+			return 0;
+	if (n >= 1 && p[0] != 0)
+		return 0;
+	if (n < 9)
+		return -EAGAIN;
+	len = (uint32_t)p[1] << 8 | p[2];
+	return len % 6 == 0 && len <= 6 * 64;
+}
 
 static enum verdict classify(const uint8_t *p, uint32_t n, bool outer)
 {
@@ -189,6 +234,10 @@ static enum verdict classify(const uint8_t *p, uint32_t n, bool outer)
 	if (r == 1)
 		return V_RESP;
 	more |= r == -EAGAIN;
+	r = h2_server_first(p, n);
+	if (r == 1)
+		return V_H2_SERVER;
+	more |= r == -EAGAIN;
 	return more && n < CONN_SNIFF ? V_MORE : V_NOPE;
 }
 
@@ -205,9 +254,35 @@ static enum verdict sniff_feed(struct sniff *s, int dir, const uint8_t *p,
 		s->lost[dir] += n;
 		return V_NOPE;
 	}
+	if (s->hold[dir]) {
+		if (n <= CONN_H2_HOLD - s->hold_n[dir]) {
+			memcpy(s->hold[dir] + s->hold_n[dir], p, n);
+			s->hold_n[dir] += n;
+			return V_MORE;
+		}
+		/* not the server of an HTTP/2 connection after all */
+		s->nope[dir] = true;
+		s->lost[dir] += s->hold_n[dir] + n;
+		free(s->hold[dir]);
+		s->hold[dir] = NULL;
+		s->hold_n[dir] = 0;
+		return V_NOPE;
+	}
 	memcpy(tmp, s->b[dir], s->n[dir]);
 	memcpy(tmp + s->n[dir], p, k);
 	v = classify(tmp, s->n[dir] + k, outer);
+	if (v == V_H2_SERVER) {
+		if (s->n[dir] + n > CONN_H2_HOLD) {
+			v = V_NOPE;
+		} else {
+			s->hold[dir] = xcalloc(1, CONN_H2_HOLD);
+			memcpy(s->hold[dir], s->b[dir], s->n[dir]);
+			memcpy(s->hold[dir] + s->n[dir], p, n);
+			s->hold_n[dir] = s->n[dir] + n;
+			s->n[dir] = 0;
+			return V_MORE;
+		}
+	}
 	if (v == V_MORE) {
 		memcpy(s->b[dir] + s->n[dir], p, k);
 		s->n[dir] += k;
@@ -280,6 +355,23 @@ static void replay(struct conn *c, struct sniff *s, int (*map)(struct conn *, in
 			s->n[d] = 0;
 			feed(c, role, tmp, k, ts);
 		}
+		if (s->hold[d]) {
+			uint8_t *h = s->hold[d];
+			uint32_t k = s->hold_n[d];
+			s->hold[d] = NULL;
+			s->hold_n[d] = 0;
+			feed(c, role, h, k, ts);
+			free(h);
+		}
+	}
+}
+
+static void sniff_fini(struct sniff *s)
+{
+	for (int d = 0; d < 2; d++) {
+		free(s->hold[d]);
+		s->hold[d] = NULL;
+		s->hold_n[d] = 0;
 	}
 }
 
@@ -302,8 +394,12 @@ static void inner_gap(struct conn *c, int role, uint64_t n, uint64_t ts)
 		h1_gap(c->h1, role, n, ts);
 	else if (c->inner == P_HTTP2)
 		h2_gap(c->h2, role, n, ts);
-	else if (c->inner == P_UNKNOWN)
-		c->is.lost[role] += n;
+	else if (c->inner == P_UNKNOWN) {
+		c->is.lost[role] += n + c->is.hold_n[role];
+		free(c->is.hold[role]);
+		c->is.hold[role] = NULL;
+		c->is.hold_n[role] = 0;
+	}
 }
 
 static void inner_decide(struct conn *c, enum proto p, uint64_t ts)
@@ -557,8 +653,11 @@ static void stream_gap(void *ctx, int fdir, uint64_t n, uint64_t ts)
 	if (!c)
 		return;
 	if (c->outer == P_UNKNOWN) {
-		c->os.lost[fdir] += n + c->os.n[fdir];
+		c->os.lost[fdir] += n + c->os.n[fdir] + c->os.hold_n[fdir];
 		c->os.n[fdir] = 0;
+		free(c->os.hold[fdir]);
+		c->os.hold[fdir] = NULL;
+		c->os.hold_n[fdir] = 0;
 		return;
 	}
 	outer_gap(c, fdir ^ (c->swapped ? 1 : 0), n, ts);
@@ -618,6 +717,8 @@ static void conn_finalize(struct conn *c)
 		emit_tls_only(c);
 	}
 	tls_session_free(c->tls);
+	sniff_fini(&c->os);
+	sniff_fini(&c->is);
 	free(c);
 }
 

@@ -74,6 +74,20 @@
  * established ones (tests/e2e/attacks.sh synflood). */
 #define FLOW_CHARGE		(sizeof(struct flow) + 192)
 #define EVICT_TRIES		8
+/* Connections closed by FIN/RST both ways are remembered (direct-mapped by
+ * tuple hash, the newest wins a slot) for CLOSED_NS, so that late copies of
+ * their segments (retransmissions, duplicates) are dropped rather than
+ * opening a phantom mid-stream flow. */
+#define CLOSED_SLOTS		4096u
+#define CLOSED_NS		(60ULL * 1000000000ULL)
+
+struct closed_flow {
+	struct flow_key key;
+	uint32_t hash;
+	uint32_t start_seq[2];	/* each direction's first data byte */
+	uint32_t len[2];	/* its length in sequence space (FIN incl.) */
+	uint64_t ts_ns;		/* when it closed; 0: empty slot */
+};
 
 struct flow_table {
 	struct flow_table_opts o;
@@ -86,6 +100,7 @@ struct flow_table {
 	uint32_t n;		/* flows in the table */
 	uint64_t k0, k1;	/* SipHash key */
 	struct flow *lru_head, *lru_tail;	/* oldest, newest */
+	struct closed_flow *closed;		/* CLOSED_SLOTS */
 };
 
 /* ---- hashing ------------------------------------------------------------ */
@@ -293,12 +308,65 @@ static void hash_unlink(struct flow_table *t, struct flow *f)
 }
 
 /* Flush (unless !flush), tell the application, free. */
+/* Remember a connection that ended both ways (FIN or RST). */
+static void remember_closed(struct flow_table *t, const struct flow *f,
+			    uint64_t ts)
+{
+	struct closed_flow *c;
+
+	if (!t->closed || !f->rs[0].have_isn || !f->rs[1].have_isn)
+		return;
+	c = &t->closed[f->hash & (CLOSED_SLOTS - 1)];
+	c->key = f->key;
+	c->hash = f->hash;
+	for (int d = 0; d < 2; d++) {
+		c->start_seq[d] = f->rs[d].isn;
+		c->len[d] = (uint32_t)MIN(f->rs[d].next + f->rs[d].fin_seen,
+					  (uint64_t)1 << 30);
+	}
+	c->ts_ns = ts ? ts : 1;
+}
+
+/* A segment without SYN of a connection that closed lately, inside what
+ * its direction carried: a late copy.  (A new connection on the same
+ * tuple whose SYN was not captured falls there only if its random ISN
+ * lands in that range.) */
+static bool is_after_close(struct flow_table *t, const struct seg *s,
+			   uint32_t h)
+{
+	const struct closed_flow *c;
+	const struct flow_key *k;
+	int alen = s->family == 4 ? 4 : 16, dir;
+
+	if (!t->closed || (s->flags & TCPF_SYN))
+		return false;
+	c = &t->closed[h & (CLOSED_SLOTS - 1)];
+	k = &c->key;
+	if (!c->ts_ns || c->hash != h || k->family != s->family ||
+	    (s->ts_ns > c->ts_ns && s->ts_ns - c->ts_ns > CLOSED_NS))
+		return false;
+	if (k->port[0] == s->sport && k->port[1] == s->dport &&
+	    !memcmp(k->addr[0], s->src, (size_t)alen) &&
+	    !memcmp(k->addr[1], s->dst, (size_t)alen))
+		dir = 0;
+	else if (k->port[0] == s->dport && k->port[1] == s->sport &&
+		 !memcmp(k->addr[0], s->dst, (size_t)alen) &&
+		 !memcmp(k->addr[1], s->src, (size_t)alen))
+		dir = 1;
+	else
+		return false;
+	return s->seq - c->start_seq[dir] < c->len[dir] &&
+	       s->seq + s->len - c->start_seq[dir] <= c->len[dir];
+}
+
 static void flow_close(struct flow_table *t, struct flow *f,
 		       enum reasm_end how, uint64_t ts, bool flush)
 {
 	if (f->dead)
 		return;		/* already closing (re-entry from a callback) */
 	f->dead = true;
+	if (how == REASM_END_EOF && f->rs[0].ended && f->rs[1].ended)
+		remember_closed(t, f, ts);
 	if (flush) {
 		reasm_flush(&f->rs[0], how, ts);
 		reasm_flush(&f->rs[1], how, ts);
@@ -458,6 +526,12 @@ struct flow_table *flow_table_new(const struct flow_table_opts *o,
 		free(t);
 		return NULL;
 	}
+	/* optional: without it late copies open flows as before */
+	if (memcap_charge(mc, CLOSED_SLOTS * sizeof(*t->closed)) == 0) {
+		t->closed = calloc(CLOSED_SLOTS, sizeof(*t->closed));
+		if (!t->closed)
+			memcap_release(mc, CLOSED_SLOTS * sizeof(*t->closed));
+	}
 	random_key(t);
 	return t;
 }
@@ -518,6 +592,10 @@ int flow_table_push(struct flow_table *t, const struct seg *s)
 	if (!f) {
 		if (!(s->flags & TCPF_SYN) && !s->len)
 			return 0;
+		if (is_after_close(t, s, h)) {
+			t->st.after_close++;
+			return 0;
+		}
 		f = flow_create(t, s, h, &dir);
 		if (!f)
 			return -ENOMEM;
@@ -580,6 +658,9 @@ void flow_table_free(struct flow_table *t)
 	while (t->lru_head)
 		flow_close(t, t->lru_head, REASM_END_EOF, 0, false);
 	memcap_release(t->mc, (uint64_t)t->nb * sizeof(*t->b));
+	if (t->closed)
+		memcap_release(t->mc, CLOSED_SLOTS * sizeof(*t->closed));
+	free(t->closed);
 	free(t->b);
 	free(t);
 }

@@ -61,6 +61,8 @@ struct flow_stats {
 		segments, bad_csum;
 	uint64_t flows_evicted;	/* closed early to admit a new flow */
 	uint64_t flows_midstream; /* opened without a SYN: picked up mid-stream */
+	uint64_t after_close;	/* segments of a connection already closed
+				 * (FIN/RST both ways), dropped */
 	struct reasm_stats rs;
 };
 

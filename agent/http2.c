@@ -161,6 +161,10 @@ struct h2_dir {
 	uint8_t pre[8], pre_n, pre_need;
 	uint32_t content_left, content_total, pad_left;
 	bool any_frame;		/* a HEADERS/PUSH_PROMISE was seen */
+	bool data_live;		/* the DATA frame in progress goes to its
+				 * stream (data_begin accepted it): a stream
+				 * opened by the other direction while the
+				 * frame is read gets none of it */
 	/* SETTINGS being parsed, and those sent awaiting the peer's ACK */
 	uint8_t set_acc[6], set_n;
 	struct h2_settings set_cur;
@@ -731,9 +735,12 @@ static void on_field(struct hctx *x, const uint8_t *n, size_t nl,
 static int inflate_block(struct h2_conn *h, int dir, const uint8_t *in,
 			 size_t len, struct hctx *x, const char **msg)
 {
+	static const uint8_t empty[1];
 	nghttp2_hd_inflater *inf = h->d[dir].inf;
 	size_t total = 0;
 
+	if (!in)		/* an empty block gathered nothing: no buffer */
+		in = empty;
 	for (;;) {
 		nghttp2_nv nv;
 		int fl = 0;
@@ -1021,6 +1028,7 @@ static void data_begin(struct h2_conn *h, int dir)
 	struct h2_stream *s = st_find(h, d->fsid);
 	uint32_t sid = d->fsid;
 
+	d->data_live = false;
 	if (!s) {
 		bool lenient = h->midstream || h->d[!dir].lost;
 		int par = (sid & 1) ? 0 : 1;
@@ -1038,6 +1046,7 @@ static void data_begin(struct h2_conn *h, int dir)
 		return;
 	}
 	(dir ? &s->c->resp : &s->c->req)->body.present = true;
+	d->data_live = true;
 }
 
 static void data_bytes(struct h2_conn *h, int dir, const uint8_t *p,
@@ -1046,7 +1055,7 @@ static void data_bytes(struct h2_conn *h, int dir, const uint8_t *p,
 	struct h2_stream *s = st_find(h, h->d[dir].fsid);
 	struct http_msg *m;
 
-	if (!s || s->ended[dir])
+	if (!h->d[dir].data_live || !s || s->ended[dir])
 		return;
 	m = dir ? &s->c->resp : &s->c->req;
 	body_feed(&m->body, p, n);
@@ -1294,7 +1303,7 @@ static void content_done(struct h2_conn *h, int dir)
 	d->st = d->pad_left ? S_PAD : S_FHDR;
 	switch (d->ftype) {
 	case F_DATA:
-		if (d->fflags & FL_END_STREAM) {
+		if (d->data_live && (d->fflags & FL_END_STREAM)) {
 			struct h2_stream *s = st_find(h, d->fsid);
 
 			if (s && !s->ended[dir])

@@ -22,10 +22,18 @@ struct json_sink {
 	struct jbuf b;
 };
 
-static void jb_reserve(struct jbuf *b, size_t n)
+static void jb_grow(struct jbuf *b, size_t n);
+
+/* Room for n more bytes and a NUL; the check inline, growth out of line
+ * (called for every piece of every record). */
+static inline void jb_reserve(struct jbuf *b, size_t n)
 {
-	if (b->len + n + 1 <= b->cap)
-		return;
+	if (b->len + n + 1 > b->cap)
+		jb_grow(b, n);
+}
+
+static void jb_grow(struct jbuf *b, size_t n)
+{
 	size_t ncap = b->cap ? b->cap : 4096;
 	while (ncap < b->len + n + 1)
 		ncap *= 2;
@@ -38,14 +46,14 @@ static void jb_reserve(struct jbuf *b, size_t n)
 	b->cap = ncap;
 }
 
-static void jb_put(struct jbuf *b, const char *s, size_t n)
+static inline void jb_put(struct jbuf *b, const char *s, size_t n)
 {
 	jb_reserve(b, n);
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
 }
 
-static void jb_puts(struct jbuf *b, const char *s)
+static inline void jb_puts(struct jbuf *b, const char *s)
 {
 	jb_put(b, s, strlen(s));
 }
@@ -70,6 +78,28 @@ static void jb_printf(struct jbuf *b, const char *fmt, ...)
 		va_end(ap);
 	}
 	b->len += (size_t)n;
+}
+
+/* Decimal digits of v, without printf (a record has a dozen numbers and
+ * vsnprintf was the sink's largest cost on small HTTP/2 calls). */
+static void jb_u64(struct jbuf *b, uint64_t v)
+{
+	char t[20];
+	int i = 20;
+
+	do {
+		t[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	jb_put(b, t + i, (size_t)(20 - i));
+}
+
+static void jb_bool(struct jbuf *b, bool v)
+{
+	if (v)
+		jb_put(b, "true", 4);
+	else
+		jb_put(b, "false", 5);
 }
 
 /* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid. */
@@ -235,7 +265,8 @@ static void jb_body(struct jbuf *b, const struct body *bd, bool force_b64)
 {
 	static const char hex[] = "0123456789abcdef";
 
-	jb_printf(b, ",\"body_size\":%" PRIu64, bd->size);
+	jb_puts(b, ",\"body_size\":");
+	jb_u64(b, bd->size);
 	if (bd->kept_len) {
 		/* A cut at max_keep may split a UTF-8 sequence: then base64. */
 		jb_puts(b, ",\"body\":");
@@ -247,15 +278,17 @@ static void jb_body(struct jbuf *b, const struct body *bd, bool force_b64)
 			jb_puts(b, ",\"body_encoding\":\"base64\"");
 		}
 	}
-	jb_printf(b, ",\"body_truncated\":%s", bd->truncated ? "true" : "false");
+	jb_puts(b, ",\"body_truncated\":");
+	jb_bool(b, bd->truncated);
 	if (bd->opts.hash && bd->finished && !bd->gap && !bd->decode_error) {
 		char h[65];
 		for (int i = 0; i < 32; i++) {
 			h[2 * i] = hex[bd->sha256[i] >> 4];
 			h[2 * i + 1] = hex[bd->sha256[i] & 15];
 		}
-		h[64] = '\0';
-		jb_printf(b, ",\"body_sha256\":\"%s\"", h);
+		jb_puts(b, ",\"body_sha256\":\"");
+		jb_put(b, h, 64);
+		jb_put(b, "\"", 1);
 	}
 }
 
@@ -275,7 +308,13 @@ static void jb_msg(struct jbuf *b, const struct http_msg *m, bool req,
 		jb_puts(b, ",\"path\":");
 		jb_cstr(b, m->path ? m->path : "");
 	} else {
-		jb_printf(b, "\"status\":%d", m->status);
+		jb_puts(b, "\"status\":");
+		if (m->status < 0) {
+			jb_put(b, "-", 1);
+			jb_u64(b, (uint64_t)-(int64_t)m->status);
+		} else {
+			jb_u64(b, (uint64_t)m->status);
+		}
 	}
 	jb_puts(b, ",\"headers\":");
 	jb_headers(b, m->hdrs, m->nhdrs);
@@ -284,7 +323,8 @@ static void jb_msg(struct jbuf *b, const struct http_msg *m, bool req,
 		jb_headers(b, m->trailers, m->ntrailers);
 	}
 	jb_body(b, &m->body, b64);
-	jb_printf(b, ",\"complete\":%s", m->complete ? "true" : "false");
+	jb_puts(b, ",\"complete\":");
+	jb_bool(b, m->complete);
 	jb_puts(b, "}");
 }
 
@@ -327,8 +367,10 @@ static void format_call(struct jbuf *b, const struct call *c)
 
 	b->len = 0;
 	fmt_rfc3339_us(ts, sizeof(ts), t0);
-	jb_printf(b, "{\"ts\":\"%s\",\"duration_us\":%" PRIu64, ts,
-		  t1 > t0 ? (t1 - t0) / 1000 : 0);
+	jb_puts(b, "{\"ts\":\"");
+	jb_puts(b, ts);
+	jb_puts(b, "\",\"duration_us\":");
+	jb_u64(b, t1 > t0 ? (t1 - t0) / 1000 : 0);
 	jb_puts(b, ",\"flow\":{\"src\":");
 	jb_cstr(b, c->flow.src);
 	jb_puts(b, ",\"dst\":");
@@ -351,8 +393,8 @@ static void format_call(struct jbuf *b, const struct call *c)
 		jb_cstr(b, c->tls.sni);
 		jb_puts(b, ",\"alpn\":");
 		jb_cstr(b, c->tls.alpn);
-		jb_printf(b, ",\"decrypted\":%s",
-			  c->tls.decrypted ? "true" : "false");
+		jb_puts(b, ",\"decrypted\":");
+		jb_bool(b, c->tls.decrypted);
 		if (c->tls.reason[0]) {
 			jb_puts(b, ",\"reason\":");
 			jb_cstr(b, c->tls.reason);
@@ -363,8 +405,10 @@ static void format_call(struct jbuf *b, const struct call *c)
 		jb_puts(b, ",\"http_version\":");
 		jb_cstr(b, c->http_version);
 	}
-	if (c->stream_id)
-		jb_printf(b, ",\"stream_id\":%u", c->stream_id);
+	if (c->stream_id) {
+		jb_puts(b, ",\"stream_id\":");
+		jb_u64(b, c->stream_id);
+	}
 	if (c->pushed)
 		jb_puts(b, ",\"pushed\":true");
 	if (c->req.present) {

@@ -12,6 +12,7 @@ static void usage(FILE *f)
 	      "commands:\n"
 	      "  read CAPTURE   reconstruct HTTP calls from a pcap/pcapng file\n"
 	      "  capture -i IF  capture live with a TC BPF program (root)\n"
+	      "  span -i IF     capture a span/mirror port with XDP (root)\n"
 	      "  version        print the version\n"
 	      "\n"
 	      "`tapir COMMAND --help` describes a command's options.\n", f);
@@ -27,6 +28,8 @@ int main(int argc, char **argv)
 		return cmd_read(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "capture"))
 		return cmd_capture(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "span"))
+		return cmd_span(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
 		printf("tapir %s\n", TAPIR_VERSION);
 		return 0;

@@ -99,6 +99,9 @@ static void print_summary(const char *path, enum csum_mode csum,
 		ss->csum_validation ? "on" :
 		csum == CSUM_MODE_OFF ? "off" : "off: checksum offload seen",
 		fs->flows_refused, peak, lim);
+	if (fs->after_close)
+		fprintf(stderr, "tapir: %" PRIu64 " late copies of segments of "
+			"closed connections dropped\n", fs->after_close);
 	if (st->write_errors)
 		fprintf(stderr, "tapir: %" PRIu64 " records could not be "
 			"written\n", st->write_errors);

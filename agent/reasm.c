@@ -17,7 +17,7 @@
  *    overlapping input is cut into the bytes that are new and those that are
  *    already queued (compared, first copy kept);
  *  - `queued` is the sum of queued payload bytes; memcap charges are
- *    sizeof(struct reasm_seg) + allocated payload per segment;
+ *    seg_charge(): header, allocated payload and the allocator's overhead;
  *  - after ops->end nothing else is reported for this direction.
  *
  * States and the functions behind each transition:
@@ -134,6 +134,16 @@ int64_t reasm_seq_off(const struct reasm *r, uint32_t seq)
 
 /* ---- queue ------------------------------------------------------------ */
 
+/* What a queued copy of n bytes costs: its header and payload plus the
+ * allocator's own (glibc: an 8-byte size field, 16-byte granules, 32
+ * bytes at least), so that the memcap bounds the real footprint. */
+static uint64_t seg_charge(uint32_t n)
+{
+	uint64_t want = sizeof(struct reasm_seg) + (uint64_t)n + 8;
+
+	return want < 32 ? 32 : (want + 15) & ~(uint64_t)15;
+}
+
 static struct reasm_seg *q_tail(const struct reasm *r)
 {
 	return r->q ? r->q->prev : NULL;
@@ -159,7 +169,7 @@ static void q_unlink(struct reasm *r, struct reasm_seg *s)
 static void q_free(struct reasm *r, struct reasm_seg *s)
 {
 	r->queued -= s->len;
-	memcap_release(r->mc, sizeof(*s) + s->alloc);
+	memcap_release(r->mc, seg_charge(s->alloc));
 	free(s);
 }
 
@@ -171,11 +181,11 @@ static int queue_insert(struct reasm *r, struct reasm_seg *before,
 {
 	struct reasm_seg *s;
 
-	if (memcap_charge(r->mc, sizeof(*s) + n) < 0)
+	if (memcap_charge(r->mc, seg_charge(n)) < 0)
 		return -1;
 	s = malloc(sizeof(*s) + n);
 	if (!s) {
-		memcap_release(r->mc, sizeof(*s) + n);
+		memcap_release(r->mc, seg_charge(n));
 		return -1;
 	}
 	s->off = off;

@@ -7,5 +7,6 @@
 
 int cmd_read(int argc, char **argv);
 int cmd_capture(int argc, char **argv);
+int cmd_span(int argc, char **argv);
 
 #endif

@@ -157,14 +157,40 @@ void fmt_endpoint(char *buf, size_t len, uint8_t family, const uint8_t *addr,
 
 void fmt_rfc3339_us(char *buf, size_t len, uint64_t ts_ns)
 {
+	/* Records come thousands per second of capture time: the date and
+	 * time of day are formatted once per second (per thread), only the
+	 * microseconds each time. */
+	static __thread time_t last_sec = -1;
+	static __thread char last[32];
+	static __thread int last_n;
 	time_t sec = (time_t)(ts_ns / 1000000000ULL);
 	unsigned usec = (unsigned)((ts_ns % 1000000000ULL) / 1000);
-	struct tm tm;
+	char out[48];
 
-	gmtime_r(&sec, &tm);
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ",
-		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		 tm.tm_min, tm.tm_sec, usec);
+	if (sec != last_sec) {
+		struct tm tm;
+
+		gmtime_r(&sec, &tm);
+		last_n = snprintf(last, sizeof(last), "%04d-%02d-%02dT%02d:%02d:%02d",
+				  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+				  tm.tm_hour, tm.tm_min, tm.tm_sec);
+		if (last_n < 0 || last_n >= (int)sizeof(last))
+			last_n = 0;
+		last_sec = sec;
+	}
+	memcpy(out, last, (size_t)last_n);
+	out[last_n] = '.';
+	for (int i = 6; i >= 1; i--) {
+		out[last_n + i] = (char)('0' + usec % 10);
+		usec /= 10;
+	}
+	out[last_n + 7] = 'Z';
+	if (len) {
+		size_t n = MIN((size_t)last_n + 8, len - 1);
+
+		memcpy(buf, out, n);
+		buf[n] = '\0';
+	}
 }
 
 void secure_wipe(void *p, size_t n)

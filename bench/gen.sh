@@ -6,6 +6,10 @@
 #                              5 MB file plus small GETs and uploads
 #   tls13-aes128gcm-half.pcap  the same mix with half the transfers
 #   *.keys                     their SSLKEYLOGFILEs
+#   h2-small.pcap              >= 100,000 small HTTP/2 exchanges over TLS 1.3
+#                              (TLS_AES_128_GCM_SHA256): h2load -n 100000
+#                              -c 4 -m 32 GET /echo-json against nginx
+#                              (10443); h2load writes SSLKEYLOGFILE itself
 # A capture the kernel dropped packets from is refused (gen.sh exits 1; on a
 # busy machine set BENCH_RATE=20M to cap each transfer's rate).
 # Needs root only when something is missing.
@@ -14,7 +18,8 @@ cd "$(dirname "$0")/.." || exit 1
 OUT=${BENCH_DIR:-build/bench}
 mkdir -p "$OUT"
 have() { [[ -s $OUT/tls13-aes128gcm-$1.pcap && -s $OUT/tls13-aes128gcm-$1.keys ]]; }
-have full && have half && exit 0
+have_h2() { [[ -s $OUT/h2-small.pcap && -s $OUT/h2-small.keys ]]; }
+have full && have half && have_h2 && exit 0
 
 if [[ $(id -u) -ne 0 ]]; then
 	echo "bench/gen.sh: needs root to build the lab and capture" >&2
@@ -50,5 +55,24 @@ gen_one() {
 	mv "$cap.tmp" "$cap" && mv "$keys.tmp" "$keys"
 	echo "bench: $cap $(($(stat -c %s "$cap") / 1000000)) MB, $(grep -c CLIENT_TRAFFIC_SECRET_0 "$keys") TLS sessions"
 }
+# gen_h2: one h2load run, 4 connections x 32 concurrent streams.
+gen_h2() {
+	local cap=$OUT/h2-small.pcap keys=$OUT/h2-small.keys n=${BENCH_H2_CALLS:-100000} log
+	command -v h2load >/dev/null || { echo "bench/gen.sh: h2load not installed (nghttp2-client)" >&2; return 1; }
+	rm -f "$cap" "$keys" "$keys.tmp"
+	lab_cap_start bench "$cap.tmp" || return 1
+	log=$(lab_c bench env SSLKEYLOGFILE="$PWD/$keys.tmp" \
+		h2load -n "$n" -c 4 -m 32 -H 'accept-encoding: identity' \
+		"https://$LAB_SRV4:10443/echo-json" 2>&1)
+	local rc=$?
+	if ! lab_cap_stop bench || [[ $rc -ne 0 ]] || ! grep -q "^status codes: $n 2xx" <<<"$log"; then
+		echo "bench/gen.sh: h2 capture failed (h2load $rc): $(grep -E 'requests:|status codes' <<<"$log" | tr '\n' ' ')" >&2
+		rm -f "$cap.tmp" "$keys.tmp"
+		return 1
+	fi
+	mv "$cap.tmp" "$cap" && mv "$keys.tmp" "$keys"
+	echo "bench: $cap $(($(stat -c %s "$cap") / 1000000)) MB, $n HTTP/2 exchanges, $(grep CLIENT_TRAFFIC_SECRET_0 "$keys" | sort -u | grep -c .) TLS sessions"
+}
 have full || gen_one full 44 || exit 1
 have half || gen_one half 22 || exit 1
+have_h2 || gen_h2 || exit 1

@@ -90,7 +90,10 @@ struct tapir_counters {
 	__u64 truncated;	/* segments whose payload was not copied in full */
 	__u64 load_errors;	/* bpf_skb_load_bytes failed (should not happen) */
 	__u64 pulled;		/* skbs whose headers had to be linearised */
-	__u64 pad[3];
+	__u64 hook_dups;	/* tc/: egress segments not copied because the
+				 * same segment was just copied on ingress
+				 * (forwarded by this node) */
+	__u64 pad[2];
 };
 #define TAPIR_COUNTERS_SIZE 128
 

@@ -1,7 +1,7 @@
 #!/bin/bash
 # demo.sh - the README's first command: build tapir, make a three-namespace
-# lab (client -- gateway -- server), start nginx with TLS 1.3 in the server
-# namespace, run `tapir capture` live on both ports of the gateway with the
+# lab (client -- gateway -- server), start nginx with TLS 1.3, HTTP/1.1 and
+# HTTP/2 in the server namespace, run `tapir capture` live on both ports of the gateway with the
 # client's key log, drive curl traffic (SSLKEYLOGFILE) through it, and
 # print the calls tapir reconstructed.
 #
@@ -55,6 +55,13 @@ lab_c "$LAB" curl "${curl_opts[@]}" --compressed "$url/echo-json?hello=tapir" \
 lab_c "$LAB" curl "${curl_opts[@]}" -X POST -H 'content-type: application/json' \
 	--data '{"order":42,"item":"tapir plush"}' "$url/upload" >/dev/null
 lab_c "$LAB" curl "${curl_opts[@]}" "$url/1m.bin" >/dev/null
+echo "demo: curl -> gateway -> nginx, HTTP/2 over TLS 1.3 (three streams on one connection)" >&2
+h2url=https://$LAB_HOST:10443
+h2opts=(-sS --http2 --cacert "$LAB_DIR/cert.pem" --tlsv1.3
+	--resolve "$LAB_HOST:10443:$LAB_SRV4")
+lab_c "$LAB" curl --parallel "${h2opts[@]}" -o /dev/null "$h2url/echo-json?h2=1" \
+	-o /dev/null "$h2url/100k.bin" --next "${h2opts[@]}" -o /dev/null \
+	-H 'content-type: application/json' --data '{"stream":3}' "$h2url/upload" >/dev/null
 echo "demo: and one plain HTTP/1.1 request" >&2
 lab_c "$LAB" curl -sS -o /dev/null "http://$LAB_SRV4/echo-json?plain=1"
 sleep 0.3
@@ -75,7 +82,7 @@ if command -v jq >/dev/null; then
 	jq -c . "$work/calls.json"
 	echo >&2
 	echo "demo: the same calls, one line each:" >&2
-	jq -r 'if .request then "  \(.request.method) \(.request.path) -> \(.response.status)  \(.response.body_size) bytes" else "  (no call: \(.errors | join("; ")))" end + "  [\(.flow.iface) \(.flow.direction)]  " + (if .tls then "(\(.tls.version) \(.tls.cipher), decrypted=\(.tls.decrypted))" else "(plain)" end)' "$work/calls.json" >&2
+	jq -r 'if .request then "  HTTP/\(.http_version) \(.request.method) \(.request.path) -> \(.response.status)  \(.response.body_size) bytes" else "  (no call: \(.errors | join("; ")))" end + "  [\(.flow.iface) \(.flow.direction)]  " + (if .tls then "(\(.tls.version) \(.tls.cipher), decrypted=\(.tls.decrypted))" else "(plain)" end)' "$work/calls.json" >&2
 else
 	cat "$work/calls.json"
 fi

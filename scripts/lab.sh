@@ -26,6 +26,9 @@
 #   lab_up t1                 # sets LAB_C LAB_S LAB_DIR
 #   lab_nginx_start t1        # env LAB_SSL_CIPHERS, LAB_TLS13_SUITES optional
 #   lab_cap_start t1 out.pcap ; ...traffic via lab_c t1 cmd... ; lab_cap_stop t1
+#   lab_nghttpd_start t1 [PORT [nghttpd args]]   # cleartext h2 (default 8080)
+#   lab_nghttpx_start t1 [PORT]  # h2c Upgrade front of nginx :80 (default 8082)
+#   lab_grpc_start t1 [PORT]  # tests/lib/grpc_peer.py server (default 50051)
 #   lab_down t1
 # CLI:  scripts/lab.sh up NAME | down NAME | reap | nginx NAME | shell NAME
 
@@ -141,6 +144,9 @@ lab_down() {
 	d=$(lab_dir "$n")
 	lab_cap_stop "$n" 2>/dev/null
 	lab_nginx_stop "$n" 2>/dev/null
+	lab_nghttpd_stop "$n" 2>/dev/null
+	lab_grpc_stop "$n" 2>/dev/null
+	lab_nghttpx_stop "$n" 2>/dev/null
 	lab__ns_del "$(lab_ns "$n" c)"
 	lab__ns_del "$(lab_ns "$n" s)"
 	lab__ns_del "$(lab_ns "$n" b)"
@@ -211,8 +217,12 @@ EOF
 }
 
 # lab_nginx_start NAME: write nginx.conf into the lab dir and start nginx in
-# the server namespace.  Listeners (all HTTP/1.1):
+# the server namespace.  Listeners (HTTP/1.1):
 #   80  plain   443 TLS 1.3 only   8443 TLS 1.2 only   9443 TLS 1.2+1.3
+# and HTTP/2 (nginx 1.22: `listen ... http2`, which applies to the whole
+# address:port, hence ports of their own; ALPN offers h2 and http/1.1):
+#   10443 TLS 1.3 only   10444 TLS 1.2 only   10080 cleartext, prior
+#   knowledge only (nginx does not do the h2c Upgrade: nghttpd does)
 # Env: LAB_SSL_CIPHERS (TLS <= 1.2 list), LAB_TLS13_SUITES (Ciphersuites),
 #      LAB_NGINX_EXTRA (raw text added to the http block).
 lab_nginx_start() {
@@ -292,6 +302,26 @@ $loc
 		ssl_protocols TLSv1.2 TLSv1.3;
 $loc
 	}
+	server {
+		listen 10443 ssl http2;
+		listen [::]:10443 ssl http2;
+		server_name $LAB_HOST;
+		ssl_protocols TLSv1.3;
+$loc
+	}
+	server {
+		listen 10444 ssl http2;
+		listen [::]:10444 ssl http2;
+		server_name $LAB_HOST;
+		ssl_protocols TLSv1.2;
+$loc
+	}
+	server {
+		listen 10080 http2;
+		listen [::]:10080 http2;
+		server_name $LAB_HOST;
+$loc
+	}
 }
 EOF
 	ip netns exec "$s" nginx -t -q -c "$d/nginx.conf" -p "$d" 2>"$d/nginx-t.log" ||
@@ -300,7 +330,7 @@ EOF
 	pid=$!
 	echo "$pid" >"$d/nginx.master.pid"
 	for ((i = 0; i < 100; i++)); do
-		if ip netns exec "$s" ss -Htln 'sport = :9443' 2>/dev/null | grep -q . &&
+		if ip netns exec "$s" ss -Htln 'sport = :10080' 2>/dev/null | grep -q . &&
 			ip netns exec "$s" ss -Htln 'sport = :8081' 2>/dev/null | grep -q .; then
 			lab__log "nginx $pid ready"
 			return 0
@@ -319,6 +349,96 @@ lab_nginx_stop() {
 	pid=$(<"$d/nginx.master.pid")
 	lab__kill_pid "$pid" QUIT
 	rm -f "$d/nginx.master.pid"
+}
+
+# lab__wait_port NS PORT PID: wait (5 s) until something listens on PORT.
+lab__wait_port() {
+	local ns=$1 port=$2 pid=$3 i
+	for ((i = 0; i < 100; i++)); do
+		ip netns exec "$ns" ss -Htln "sport = :$port" 2>/dev/null | grep -q . && return 0
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
+# lab_nghttpd_start NAME [PORT [ARGS...]]: nghttpd (nghttp2-server) in the
+# server namespace, cleartext (--no-tls: prior knowledge and the h2c
+# Upgrade from HTTP/1.1), serving $LAB_DIR/www, POST/PUT bodies echoed
+# back.  ARGS are extra nghttpd options (-b PAD, --trailer, -p PUSH...).
+# One nghttpd per lab; its output in $LAB_DIR/nghttpd.log.
+lab_nghttpd_start() {
+	local n=$1 port=${2:-8080} d s pid
+	shift; shift
+	d=$(lab_dir "$n"); s=$(lab_ns "$n" s)
+	[[ -d $d ]] || lab__die "lab $n is not up" || return 1
+	command -v nghttpd >/dev/null || lab__die "nghttpd not installed (nghttp2-server)" || return 1
+	[[ -f $d/www/5m.bin ]] || lab__content "$d/www" || return 1
+	lab_nghttpd_stop "$n"
+	ip netns exec "$s" nghttpd --no-tls --echo-upload -d "$d/www" "$@" "$port" >"$d/nghttpd.log" 2>&1 &
+	pid=$!
+	echo "$pid" >"$d/nghttpd.pid"
+	lab__wait_port "$s" "$port" "$pid" && return 0
+	cat "$d/nghttpd.log" >&2
+	lab__die "nghttpd did not start"
+}
+
+lab_nghttpd_stop() {
+	local d; d=$(lab_dir "$1")
+	[[ -f $d/nghttpd.pid ]] || return 0
+	lab__kill_pid "$(<"$d/nghttpd.pid")"
+	rm -f "$d/nghttpd.pid"
+}
+
+# lab_nghttpx_start NAME [PORT]: nghttpx (nghttp2-proxy) in the server
+# namespace, a cleartext frontend on PORT that accepts the h2c Upgrade from
+# HTTP/1.1 (and prior knowledge), proxying to nginx's port 80 (start nginx
+# first).  Neither nginx nor nghttpd do the Upgrade; nghttpx does.
+lab_nghttpx_start() {
+	local n=$1 port=${2:-8082} d s pid
+	d=$(lab_dir "$n"); s=$(lab_ns "$n" s)
+	[[ -d $d ]] || lab__die "lab $n is not up" || return 1
+	command -v nghttpx >/dev/null || lab__die "nghttpx not installed (nghttp2-proxy)" || return 1
+	lab_nghttpx_stop "$n"
+	ip netns exec "$s" nghttpx --conf=/dev/null "--frontend=*,$port;no-tls" \
+		--backend=127.0.0.1,80 --workers=1 --no-ocsp \
+		--errorlog-file="$d/nghttpx.log" --accesslog-file=/dev/null >>"$d/nghttpx.log" 2>&1 &
+	pid=$!
+	echo "$pid" >"$d/nghttpx.pid"
+	lab__wait_port "$s" "$port" "$pid" && return 0
+	cat "$d/nghttpx.log" >&2
+	lab__die "nghttpx did not start"
+}
+
+lab_nghttpx_stop() {
+	local d; d=$(lab_dir "$1")
+	[[ -f $d/nghttpx.pid ]] || return 0
+	lab__kill_pid "$(<"$d/nghttpx.pid")"
+	rm -f "$d/nghttpx.pid"
+}
+
+# lab_grpc_start NAME [PORT]: the gRPC test server (tests/lib/grpc_peer.py
+# serve: python3-grpcio, generic handlers, bytes in and out) in the server
+# namespace, insecure (h2c with prior knowledge), on every address.
+lab_grpc_start() {
+	local n=$1 port=${2:-50051} d s pid peer
+	d=$(lab_dir "$n"); s=$(lab_ns "$n" s)
+	[[ -d $d ]] || lab__die "lab $n is not up" || return 1
+	peer=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/lib/grpc_peer.py
+	lab_grpc_stop "$n"
+	ip netns exec "$s" /usr/bin/python3 "$peer" serve --port "$port" >"$d/grpc.log" 2>&1 &
+	pid=$!
+	echo "$pid" >"$d/grpc.pid"
+	lab__wait_port "$s" "$port" "$pid" && return 0
+	cat "$d/grpc.log" >&2
+	lab__die "gRPC server did not start"
+}
+
+lab_grpc_stop() {
+	local d; d=$(lab_dir "$1")
+	[[ -f $d/grpc.pid ]] || return 0
+	lab__kill_pid "$(<"$d/grpc.pid")"
+	rm -f "$d/grpc.pid"
 }
 
 # lab_cap_start NAME FILE [extra tcpdump args/filter]: tcpdump on the client's

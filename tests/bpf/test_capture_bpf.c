@@ -104,6 +104,17 @@ static void clear_map(struct bpf_map *m)
 	}
 }
 
+/* Forget the segment each CPU last copied on ingress (map last_in). */
+static void clear_last_in(void)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct tapir_seg_id z[ncpu];
+	uint32_t zero = 0;
+
+	memset(z, 0, sizeof(z));
+	bpf_map_update_elem(bpf_map__fd(skel->maps.last_in), &zero, z, 0);
+}
+
 /* Fresh state for a case: every filter off, counters 0, ring empty. */
 static void reset(uint32_t flags)
 {
@@ -119,140 +130,19 @@ static void reset(uint32_t flags)
 	clear_map(skel->maps.net6);
 	clear_map(skel->maps.xnet4);
 	clear_map(skel->maps.xnet6);
-	skel->bss->cfg.flags = flags;
-	skel->bss->cfg.acks_after_drop_ms = 0;
+	skel->data->cfg.flags = flags;
+	skel->data->cfg.acks_after_drop_ms = 0;
+	skel->data->cfg.wakeup_bytes = 0;
+	skel->data->cfg.wakeup_gap_us = 0;
 	skel->bss->last_drop_ns = 0;
+	skel->bss->last_wake_ns = 0;
+	clear_last_in();
 	drain();
 }
 
 /* ---------------------------------------------------------------- frames */
 
-struct spec {
-	int vlans;		/* 0..2; 2 = QinQ (0x88a8 outer, 0x8100 inner) */
-	int family;		/* 4 or 6 */
-	uint8_t l4;		/* IPPROTO_*, default TCP */
-	int ip4_opt;		/* bytes of IPv4 options (multiple of 4) */
-	uint8_t v6ext[4];	/* extension header types, 0 = hop-by-hop */
-	int nv6ext;
-	uint16_t frag;		/* IPv4 frag_off / IPv6 fragment field */
-	int tcp_opt;		/* bytes of TCP options (multiple of 4) */
-	uint8_t flags;
-	uint16_t sport, dport;
-	uint32_t seq, ack;
-	uint32_t plen;		/* TCP payload bytes */
-	uint32_t trailer;	/* Ethernet padding after the IP packet */
-	const char *src, *dst;
-	uint16_t ethertype;	/* override (non-IP frames) */
-};
-
-static uint8_t pay_byte(uint32_t i)
-{
-	return (uint8_t)(i * 7 + 3);
-}
-
-static void put16(uint8_t *p, uint16_t v) { p[0] = v >> 8; p[1] = v & 0xff; }
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24; p[1] = v >> 16; p[2] = v >> 8; p[3] = v;
-}
-
-static void spec_default(struct spec *s, int family)
-{
-	memset(s, 0, sizeof(*s));
-	s->family = family;
-	s->l4 = IPPROTO_TCP;
-	s->flags = 0x18;	/* PSH ACK */
-	s->sport = 51514;
-	s->dport = 443;
-	s->seq = 0xfffffff0u;
-	s->ack = 0x01020304;
-	s->plen = 100;
-	s->src = family == 4 ? "10.0.0.2" : "fd00::2";
-	s->dst = family == 4 ? "10.0.0.1" : "fd00::1";
-}
-
-/* Build the frame; returns its length.  *l4off: offset of the TCP header. */
-static size_t build(const struct spec *s, uint8_t *f, size_t cap)
-{
-	size_t o = 12, iph, ipstart, l4start, l4len;
-	int af = s->family == 4 ? AF_INET : AF_INET6;
-
-	memset(f, 0, cap);
-	memcpy(f, "\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02", 12);
-	if (s->vlans == 2) {
-		put16(f + o, 0x88a8); put16(f + o + 2, 100); o += 4;
-	}
-	if (s->vlans >= 1) {
-		put16(f + o, 0x8100); put16(f + o + 2, 200); o += 4;
-	}
-	put16(f + o, s->ethertype ? s->ethertype :
-	      s->family == 4 ? ETH_P_IP : ETH_P_IPV6);
-	o += 2;
-	ipstart = o;
-	if (s->family == 4) {
-		iph = 20 + (size_t)s->ip4_opt;
-		f[o] = 0x40 | (uint8_t)(iph / 4);
-		put16(f + o + 6, s->frag);
-		f[o + 8] = 64;
-		f[o + 9] = s->l4;
-		inet_pton(af, s->src, f + o + 12);
-		inet_pton(af, s->dst, f + o + 16);
-		for (int i = 0; i < s->ip4_opt; i++)
-			f[o + 20 + i] = 1;	/* NOP options */
-		o += iph;
-	} else {
-		uint8_t *nh;
-		f[o] = 0x60;
-		f[o + 7] = 64;
-		inet_pton(af, s->src, f + o + 8);
-		inet_pton(af, s->dst, f + o + 24);
-		nh = &f[o + 6];
-		o += 40;
-		for (int i = 0; i < s->nv6ext; i++) {
-			*nh = s->v6ext[i];
-			nh = &f[o];
-			if (s->v6ext[i] == 44) {	/* fragment */
-				put16(f + o + 2, s->frag);
-				o += 8;
-			} else if (s->v6ext[i] == 51) {	/* AH: 12 + 4 ICV */
-				f[o + 1] = 2;	/* (2 + 2) * 4 = 16 */
-				o += 16;
-			} else {
-				f[o + 1] = 1;	/* (1 + 1) * 8 = 16 */
-				f[o + 2] = 1; f[o + 3] = 12;	/* PadN */
-				o += 16;
-			}
-		}
-		*nh = s->l4;
-	}
-	l4start = o;
-	if (s->l4 == IPPROTO_TCP) {
-		size_t th = 20 + (size_t)s->tcp_opt;
-		put16(f + o, s->sport);
-		put16(f + o + 2, s->dport);
-		put32(f + o + 4, s->seq);
-		put32(f + o + 8, s->ack);
-		f[o + 12] = (uint8_t)((th / 4) << 4);
-		f[o + 13] = s->flags;
-		put16(f + o + 14, 502);
-		for (int i = 0; i < s->tcp_opt; i++)
-			f[o + 20 + i] = 1;
-		o += th;
-	} else {
-		put16(f + o, 53); put16(f + o + 2, 53);
-		o += 8;
-	}
-	for (uint32_t i = 0; i < s->plen; i++)
-		f[o + i] = pay_byte(i);
-	o += s->plen;
-	l4len = o - l4start;
-	if (s->family == 4)
-		put16(f + ipstart + 2, (uint16_t)(o - ipstart));
-	else
-		put16(f + ipstart + 4, (uint16_t)(o - ipstart - 40));
-	(void)l4len;
-	return o + s->trailer;
-}
+#include "frames.h"
 
 static int run_prog(struct bpf_program *prog, const uint8_t *f, size_t n)
 {
@@ -747,6 +637,187 @@ TT_TEST(combined_filters)
 	EXPECT_NONE(&s, filtered);			/* net misses */
 }
 
+/* ---------------------------------------------- same segment on two hooks */
+
+/* last_in is per CPU: the ingress and egress runs of a case must run on
+ * the same CPU, as a forwarded packet's two hooks do in the kernel. */
+static int pin_cpu(cpu_set_t *old)
+{
+	cpu_set_t one;
+
+	if (sched_getaffinity(0, sizeof(*old), old))
+		return -1;
+	CPU_ZERO(&one);
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, old)) {
+			CPU_SET(c, &one);
+			break;
+		}
+	return sched_setaffinity(0, sizeof(one), &one);
+}
+
+TT_TEST(hook_dedup_egress_after_ingress)
+{
+	static uint8_t f[4096], g[4096];
+	struct spec s, t;
+	cpu_set_t old;
+	size_t n, m;
+
+	TT_REQUIRE(!pin_cpu(&old));
+	spec_default(&s, 4);
+	s.plen = 1448;
+	n = build(&s, f, sizeof(f));
+	/* dedup on: ingress copies, egress of the same segment does not */
+	reset(TAPIR_CFG_ALL_IFACES | TAPIR_CFG_HOOK_DEDUP);
+	run_prog(skel->progs.tapir_ingress, f, n);
+	TT_EQ_INT(ngot, 1);
+	if (ngot == 1)
+		check_event(&got[0], &s, TAPIR_DIR_INGRESS);
+	run_prog(skel->progs.tapir_egress, f, n);
+	TT_EQ_INT(ngot, 0);
+	/* a flooded packet leaves by several ports: every egress skipped */
+	run_prog(skel->progs.tapir_egress, f, n);
+	TT_EQ_INT(ngot, 0);
+	TT_EQ_INT(counters().hook_dups, 2);
+	TT_EQ_INT(counters().matched, 1);
+	TT_EQ_INT(counters().seen, 3);
+	/* any field differing is another segment: copied */
+	t = s;
+	t.seq += 1448;
+	m = build(&t, g, sizeof(g));
+	run_prog(skel->progs.tapir_egress, g, m);
+	TT_EQ_INT(ngot, 1);
+	if (ngot == 1)
+		check_event(&got[0], &t, TAPIR_DIR_EGRESS);
+	t = s; t.ack += 1;	m = build(&t, g, sizeof(g));
+	run_prog(skel->progs.tapir_egress, g, m);
+	TT_EQ_INT(ngot, 1);
+	t = s; t.plen -= 1;	m = build(&t, g, sizeof(g));
+	run_prog(skel->progs.tapir_egress, g, m);
+	TT_EQ_INT(ngot, 1);
+	t = s; t.dst = "10.0.0.9";	m = build(&t, g, sizeof(g));
+	run_prog(skel->progs.tapir_egress, g, m);
+	TT_EQ_INT(ngot, 1);
+	t = s; t.flags |= 0x01;	m = build(&t, g, sizeof(g));	/* FIN */
+	run_prog(skel->progs.tapir_egress, g, m);
+	TT_EQ_INT(ngot, 1);
+	TT_EQ_INT(counters().hook_dups, 2);
+	/* egress first, then ingress: both copied (only egress skips) */
+	reset(TAPIR_CFG_ALL_IFACES | TAPIR_CFG_HOOK_DEDUP);
+	run_prog(skel->progs.tapir_egress, f, n);
+	TT_EQ_INT(ngot, 1);
+	run_prog(skel->progs.tapir_ingress, f, n);
+	TT_EQ_INT(ngot, 1);
+	TT_EQ_INT(counters().hook_dups, 0);
+	/* dedup off: both hooks copy */
+	reset(TAPIR_CFG_ALL_IFACES);
+	run_prog(skel->progs.tapir_ingress, f, n);
+	TT_EQ_INT(ngot, 1);
+	run_prog(skel->progs.tapir_egress, f, n);
+	TT_EQ_INT(ngot, 1);
+	if (ngot == 1)
+		check_event(&got[0], &s, TAPIR_DIR_EGRESS);
+	TT_EQ_INT(counters().hook_dups, 0);
+	/* the same for a pure ACK copied on ingress (acks asked for) */
+	reset(TAPIR_CFG_ALL_IFACES | TAPIR_CFG_HOOK_DEDUP | TAPIR_CFG_ACKS);
+	t = s; t.flags = 0x10; t.plen = 0; m = build(&t, g, sizeof(g));
+	run_prog(skel->progs.tapir_ingress, g, m);
+	TT_EQ_INT(ngot, 1);
+	run_prog(skel->progs.tapir_egress, g, m);
+	TT_EQ_INT(ngot, 0);
+	TT_EQ_INT(counters().hook_dups, 1);
+	sched_setaffinity(0, sizeof(old), &old);
+}
+
+/* A segment whose ingress copy was lost to a full ring is copied again on
+ * egress: the second chance is not thrown away. */
+TT_TEST(hook_dedup_not_after_ring_drop)
+{
+	struct capture_bpf *sk2 = capture_bpf__open();
+	static uint8_t f[4096];
+	struct spec s;
+	cpu_set_t old;
+	uint32_t zero = 0;
+	int ncpu = libbpf_num_possible_cpus();
+	struct tapir_counters per[ncpu];
+	uint64_t drops = 0, dups = 0, events = 0;
+	size_t n;
+
+	TT_REQUIRE(sk2);
+	TT_REQUIRE(!pin_cpu(&old));
+	bpf_map__set_max_entries(sk2->maps.events, 16384);	/* 4 pages */
+	TT_REQUIRE(!capture_bpf__load(sk2));
+	sk2->data->cfg.flags = TAPIR_CFG_ALL_IFACES | TAPIR_CFG_HOOK_DEDUP;
+	spec_default(&s, 4);
+	s.plen = 3000;	/* 3 records fill the ring */
+	n = build(&s, f, sizeof(f));
+	for (int i = 0; i < 3; i++) {
+		s.seq += 3000;
+		n = build(&s, f, sizeof(f));
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f,
+			    .data_size_in = (uint32_t)n, .repeat = 1);
+		TT_CHECK(!bpf_prog_test_run_opts(bpf_program__fd(sk2->progs.tapir_ingress), &o));
+	}
+	s.seq += 3000;
+	n = build(&s, f, sizeof(f));
+	{	/* ring full: this ingress copy is lost ... */
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f,
+			    .data_size_in = (uint32_t)n, .repeat = 1);
+		TT_CHECK(!bpf_prog_test_run_opts(bpf_program__fd(sk2->progs.tapir_ingress), &o));
+	}
+	{	/* ... so egress tries again (and is lost too, but counted) */
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f,
+			    .data_size_in = (uint32_t)n, .repeat = 1);
+		TT_CHECK(!bpf_prog_test_run_opts(bpf_program__fd(sk2->progs.tapir_egress), &o));
+	}
+	TT_CHECK(!bpf_map_lookup_elem(bpf_map__fd(sk2->maps.counters), &zero, per));
+	for (int k = 0; k < ncpu; k++) {
+		drops += per[k].ring_drops;
+		dups += per[k].hook_dups;
+		events += per[k].events;
+	}
+	TT_EQ_INT(events, 3);
+	TT_EQ_INT(drops, 2);
+	TT_EQ_INT(dups, 0);
+	capture_bpf__destroy(sk2);
+	sched_setaffinity(0, sizeof(old), &old);
+}
+
+/* cfg.wakeup_bytes: records go in without a wakeup until that many bytes
+ * wait unread; then one forced wakeup (last_wake_ns), at most one per
+ * wakeup_gap_us.  The events themselves are the same in every mode. */
+TT_TEST(ring_wakeup_threshold)
+{
+	struct spec s;
+	uint64_t w;
+
+	spec_default(&s, 4);
+	s.plen = 1000;
+	/* 0: the kernel's default wakeups, never forced */
+	reset(TAPIR_CFG_ALL_IFACES);
+	expect_one(&s);
+	TT_EQ_INT(skel->bss->last_wake_ns, 0);
+	/* a threshold above what waits: no forced wakeup */
+	reset(TAPIR_CFG_ALL_IFACES);
+	skel->data->cfg.wakeup_bytes = 1 << 20;
+	expect_one(&s);
+	TT_EQ_INT(skel->bss->last_wake_ns, 0);
+	/* a threshold the record reaches: forced */
+	reset(TAPIR_CFG_ALL_IFACES);
+	skel->data->cfg.wakeup_bytes = 512;
+	expect_one(&s);
+	w = skel->bss->last_wake_ns;
+	TT_CHECK(w != 0);
+	/* again within the gap (an hour): not forced again */
+	skel->data->cfg.wakeup_gap_us = 3600u * 1000000u;
+	reset(TAPIR_CFG_ALL_IFACES);
+	skel->data->cfg.wakeup_bytes = 512;
+	skel->data->cfg.wakeup_gap_us = 3600u * 1000000u;
+	skel->bss->last_wake_ns = w;
+	expect_one(&s);
+	TT_EQ_INT(skel->bss->last_wake_ns, w);
+}
+
 /* -------------------------------------------------------------- ring full */
 
 TT_TEST(ring_full_counts_and_turns_acks_on)
@@ -764,8 +835,8 @@ TT_TEST(ring_full_counts_and_turns_acks_on)
 	TT_REQUIRE(sk2);
 	bpf_map__set_max_entries(sk2->maps.events, 16384);	/* 4 pages */
 	TT_REQUIRE(!capture_bpf__load(sk2));
-	sk2->bss->cfg.flags = TAPIR_CFG_ALL_IFACES;
-	sk2->bss->cfg.acks_after_drop_ms = 60000;
+	sk2->data->cfg.flags = TAPIR_CFG_ALL_IFACES;
+	sk2->data->cfg.acks_after_drop_ms = 60000;
 	spec_default(&s, 4);
 	s.plen = 3000;	/* a 4096-byte tier: 3 fit in 16 KiB with headers */
 	n = build(&s, f, sizeof(f));

@@ -10,7 +10,7 @@
 #   - exit 0;
 #   - peak RSS (/usr/bin/time -v) <= 64 MiB + BASELINE, where BASELINE is
 #     the peak RSS of the same command on the legit capture alone (the
-#     binary, libraries, the 4 MiB file buffer: ~13 MiB here), measured in
+#     binary, libraries, buffers: ~8 MiB here), measured in
 #     this run and printed;
 #   - the legit calls (client 10.77.0.2) equal the client's ground truth,
 #     every field: the attack does not cost legitimate traffic.

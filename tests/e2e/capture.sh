@@ -30,18 +30,24 @@ par50() {
 	gt_curl --parallel 50 "${t[@]}"
 }
 
-dups_seen() {	# every segment crossed two hooks: most were dropped once
-	local d; d=$(c_num "$ERR" 'duplicates dropped')
-	[[ ${d:-0} -gt 0 ]] || { echo "no duplicates dropped: dedup not exercised"; return 1; }
+dups_seen() {	# every segment crossed two hooks: most were dropped once,
+	# in the kernel (egress copy of a forwarded segment skipped) or by
+	# the agent (same segment from two CPUs)
+	local d k; d=$(c_num "$ERR" 'duplicates dropped'); k=$(c_num "$ERR" 'forwarded copies skipped')
+	[[ $((${d:-0} + ${k:-0})) -gt 0 ]] || { echo "no duplicates dropped: dedup not exercised"; return 1; }
+	# the bridge forwards on the CPU that received: the kernel skips
+	[[ ${k:-0} -gt 0 ]] || { echo "no forwarded copies skipped in the kernel"; return 1; }
 	grep -q '"iface":"p[01]"' "$OUT" || { echo "flow.iface missing"; return 1; }
 	grep -q '"direction":"east-west"' "$OUT" || { echo "flow.direction missing"; return 1; }
 }
 
 C_CHECK=dups_seen c_case http11-ipv4 http4
 C_CHECK=dups_seen c_case http11-ipv6 http6
-# 50 x up to 5 MB at veth speed, each segment copied on two hooks: a
-# burst of ~100 MB of events; the ring must hold what the agent has not
-# read yet
+# 50 x up to 5 MB at veth speed: a burst of ~50 MB of events (each
+# forwarded segment copied once, on ingress, the egress copy skipped); the
+# ring must hold what the agent has not read yet.  The ring is sized for a
+# stalled agent on a busy machine, not for speed: bench/capture.sh
+# measures the ring size such bursts need.
 c_case parallel-50 par50 --ring-size 256M
 
 # internal-net makes the lab's flows north-south

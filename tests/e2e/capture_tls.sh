@@ -4,7 +4,8 @@
 # during each handshake while tapir follows the file, so the first
 # encrypted records reach tapir before their keys and must wait for them
 # (--key-wait).  TLS 1.3 and 1.2, 5 MB bodies, IPv6, 50 parallel
-# connections; records == curl's ground truth, all decrypted.
+# connections, HTTP/2 (20 streams at once over TLS 1.3 and 1.2); records ==
+# curl's ground truth, all decrypted.
 # Needs the live key follower (keylog_follow.c, engine_keys_added): skips
 # while tapir is built with the stand-ins of agent/keys_fallback.c.
 source "$(dirname "$0")/../lib/capture_common.sh"
@@ -33,6 +34,15 @@ par50() {
 	for i in $(seq 1 50); do t+=("GET https://$H/$((i % 2 ? 100 : 1))k.bin?conn=$i"); done
 	gt_curl --parallel 50 --opt=--resolve --opt="$H:443:$LAB_SRV4" "${t[@]}"
 }
+h2() {	# nginx's HTTP/2 ports (scripts/lab.sh): 10443 TLS 1.3, 10444 TLS 1.2
+	local p u
+	for p in 10443 10444; do
+		u=https://$H:$p
+		gt_curl --http 2 --parallel 20 --compressed --opt=--resolve --opt="$H:$p:$LAB_SRV4" \
+			"GET $u/1k.bin" "GET $u/5m.bin" "GET $u/1m.bin" "POST $u/upload $(W 1m.bin)" \
+			"GET $u/text.txt" "GET $u/no/such" "GET $u/204" || return 1
+	done
+}
 all_decrypted() {
 	! grep -q '"decrypted":false' "$OUT" || { echo "undecrypted records"; return 1; }
 }
@@ -41,4 +51,5 @@ C_CHECK=all_decrypted c_case tls13 tls13
 C_CHECK=all_decrypted c_case tls12 tls12
 C_CHECK=all_decrypted c_case tls13-ipv6 tls13v6
 C_CHECK=all_decrypted c_case tls13-50-connections par50 --ring-size 256M
+C_CHECK=all_decrypted c_case h2-tls13+tls12 h2
 t_done

@@ -25,6 +25,10 @@
 #   T_RETRANS=1          lab check: the capture holds TCP loss/retransmissions
 #   T_TLS="VER CIPHER"   tapir check: tls.version / tls.cipher / sni of all
 #   T_UNDECRYPTED=N      >= N records are a session without keys (set aside)
+#   T_CHECK=FUNC         tapir check: FUNC TAPIR_JSONL must succeed (its
+#                        output is the failure's reason)
+#   T_H2=1               tapir check: every record is HTTP/2 (http_version
+#                        "2", a stream_id); T_PUSHED=N: exactly N pushed
 # Env: TAPIR (default build/tapir), LAB_ONLY=1 (stop after step 2: tests the
 # lab without tapir), TPR_ARTIFACTS (failed cases are copied there; default
 # build/e2e-failures), V=1 (per-case traffic time, exchanges, packets).
@@ -38,7 +42,7 @@ PY=/usr/bin/python3
 TLIB=$T_ROOT/tests/lib
 TAPIR=${TAPIR:-build/tapir}
 # tshark decodes these as TLS (8443/9443 are not all in its default list)
-T_TLS_PORTS=(-d 'tcp.port==8443,tls' -d 'tcp.port==9443,tls')
+T_TLS_PORTS=(-d 'tcp.port==8443,tls' -d 'tcp.port==9443,tls' -d 'tcp.port==10443,tls' -d 'tcp.port==10444,tls')
 [[ $TAPIR == /* ]] || TAPIR=$T_ROOT/$TAPIR
 T_PASSED=0
 T_FAILED=0
@@ -105,6 +109,17 @@ gt_curl() {
 	$PY "$TLIB/gt_curl.py" --ns "$LAB_C" --keylog "$KEYS" --out "$GT" \
 		--work "$T_CASE_DIR/bodies" "$@"
 }
+# gt_nghttp [gt_nghttp.py options] URI...  (client namespace, $GT; response
+# hashes from curl's lines already in $GT; --tls adds the key log via the
+# preload shim)
+gt_nghttp() {
+	local tls=()
+	if [[ ${1:-} == --tls ]]; then
+		shift
+		tls=(--keylog "$KEYS" --shim "$T_ROOT/build/libtapir-keylog.so")
+	fi
+	$PY "$TLIB/gt_nghttp.py" --ns "$LAB_C" --out "$GT" --like "$GT" "${tls[@]}" "$@"
+}
 # gt_pipe [gt_pipe.py options] REQUEST...   (client namespace, $KEYS, $GT)
 gt_pipe() {
 	timeout 120 ip netns exec "$LAB_C" $PY "$TLIB/gt_pipe.py" --keylog "$KEYS" --out "$GT" "$@"
@@ -118,8 +133,10 @@ t_tapir() {
 	timeout 300 "$TAPIR" read --hash-bodies --keylog "$keys" "$cap" >"$out" 2>"$out.err"
 }
 
-# t_case NAME FUNC [tshark_oracle args...]
+# t_case NAME FUNC [tshark_oracle args...]   (T_ONLY=REGEX: only cases whose
+# name matches run; for debugging one case)
 t_case() {
+	[[ -n ${T_ONLY:-} && ! $1 =~ $T_ONLY ]] && return 0
 	local name=$T_NAME/$1 fn=$2
 	shift 2
 	T_CASE_DIR=$T_DIR/${name//\//_}
@@ -232,6 +249,24 @@ t_check_tapir() {
 	if [[ -z ${T_NO_TSHARK:-} ]] && ! $PY "$TLIB/compare.py" "$T_TSHARK_MODE" "$out" "$T_CASE_DIR/tshark.jsonl" "${und[@]}" --label-b tshark >"$T_CASE_DIR/tshark.diff" 2>&1; then
 		t_fail "$name" "tapir differs from tshark"
 		t__indent <"$T_CASE_DIR/tshark.diff"
+		return
+	fi
+	if [[ -n ${T_H2:-} ]]; then
+		local bad pushed
+		bad=$(jq -c 'select(.http_version != "2" or (.stream_id | type) != "number")' "$out" | head -3)
+		if [[ -n $bad ]]; then
+			t_fail "$name" "records not HTTP/2: $bad"
+			return
+		fi
+		pushed=$(jq -c 'select(.pushed == true)' "$out" | grep -c .)
+		if [[ -n ${T_PUSHED:-} && $pushed -ne $T_PUSHED ]]; then
+			t_fail "$name" "$pushed records marked pushed, want $T_PUSHED"
+			return
+		fi
+	fi
+	if [[ -n ${T_CHECK:-} ]] && ! "$T_CHECK" "$out" >"$T_CASE_DIR/check.diff" 2>&1; then
+		t_fail "$name" "$T_CHECK failed"
+		t__indent <"$T_CASE_DIR/check.diff"
 		return
 	fi
 	if [[ -n ${T_TLS:-} ]]; then

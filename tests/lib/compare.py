@@ -16,6 +16,9 @@ Modes (exit 0 = equal, 1 = any difference, 2 = bad input):
   requests A B  (method, path) multisets only
   tls A --version V --cipher C [--sni S]
                 every record has tls.decrypted true with that version/cipher
+  grpc    A B   gRPC facts as multisets: (path, request message sizes,
+                response message sizes, grpc-status, grpc-message); B is
+                grpc_peer.py's --grpc-out, A tapir's records with "grpc"
   nodecrypt A [--min N]
                 A must hold >= N records, every one with tls.decrypted false,
                 and none may invent a request method or a response status
@@ -125,7 +128,7 @@ def diff(a_recs, b_recs, fields, label_a, label_b, check_errors):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=("exact", "triples", "requests", "nodecrypt", "tls"))
+    ap.add_argument("mode", choices=("exact", "triples", "requests", "nodecrypt", "tls", "grpc"))
     ap.add_argument("a")
     ap.add_argument("b", nargs="?")
     ap.add_argument("--label-a", default="tapir")
@@ -138,6 +141,8 @@ def main():
     a = ap.parse_args()
 
     A = load(a.a)
+    if a.mode == "grpc":
+        sys.exit(grpc_diff(A, load(a.b)))
     if a.mode == "tls":
         bad = 0
         for r in A:
@@ -177,6 +182,46 @@ def main():
         print(f"  {bad} difference(s): {a.label_a} has {na} records, "
               f"{a.label_b} has {nb}")
     sys.exit(1 if bad else 0)
+
+
+def grpc_diff(A, B):
+    def ka(r):
+        g = r.get("grpc") or {}
+        q = r.get("request") or {}
+        return (q.get("path"), tuple(g.get("request_message_sizes") or ()),
+                tuple(g.get("response_message_sizes") or ()),
+                g.get("status"), g.get("message"))
+
+    def kb(r):
+        return (r["path"], tuple(r["request_message_sizes"]),
+                tuple(r["response_message_sizes"]), r["grpc_status"],
+                r["grpc_message"])
+    bad = 0
+    for r in A:
+        g = r.get("grpc")
+        if g is None:
+            print(f"  record without grpc: {json.dumps(r)[:160]}")
+            bad += 1
+            continue
+        for d in ("request", "response"):
+            n = g.get(f"{d}_messages")
+            sz = g.get(f"{d}_message_sizes") or []
+            if n != len(sz) or g.get(f"{d}_message_bytes") != sum(sz):
+                print(f"  {ka(r)[0]}: {d}_messages {n} / bytes "
+                      f"{g.get(f'{d}_message_bytes')} vs sizes {sz[:8]}")
+                bad += 1
+    ca = Counter(ka(r) for r in A if r.get("grpc") is not None)
+    cb = Counter(kb(r) for r in B)
+    for k in sorted((cb - ca).elements(), key=str):
+        print(f"  MISSING in tapir: {str(k)[:200]}")
+        bad += 1
+    for k in sorted((ca - cb).elements(), key=str):
+        print(f"  EXTRA in tapir: {str(k)[:200]}")
+        bad += 1
+    if not B:
+        print("  no gRPC ground truth")
+        bad += 1
+    return 1 if bad else 0
 
 
 def check_nodecrypt(A, minimum):

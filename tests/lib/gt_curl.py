@@ -14,6 +14,12 @@ body it saved (decoded, with --compressed).  One JSON line per exchange:
 
 A transfer is one argument "METHOD URL [BODYFILE]":
   GET URL | HEAD URL | DELETE URL | POST URL FILE | PUT URL FILE
+--http picks the protocol (1.1 by default; 2: ALPN h2 over TLS, the h2c
+Upgrade over http://; 2-prior: HTTP/2 with prior knowledge); with 2 and
+2-prior every transfer must have been HTTP/2 by curl's own account
+(%{http_version}), else it is an error.  With --parallel each transfer's
+body still goes to a file of its own, so HTTP/2 multiplexing (one
+connection, interleaved streams) keeps per-exchange truth.
 Exit status: 0 when curl succeeded and every transfer reported a status,
 1 otherwise (ground truth is then not written at all).
 """
@@ -67,6 +73,7 @@ def main():
     ap.add_argument("--opt", action="append", default=[],
                     help="extra per-transfer curl option (repeatable)")
     ap.add_argument("--timeout", type=int, default=120)
+    ap.add_argument("--http", choices=("1.1", "2", "2-prior"), default="1.1")
     ap.add_argument("transfers", nargs="+")
     a = ap.parse_args()
 
@@ -89,15 +96,27 @@ def main():
     if a.env:
         cmd += ["env"] + a.env
     cmd += ["curl", "-q"]
+    if a.http == "2-prior":
+        # curl 7.88.1 cannot reuse a prior-knowledge connection (the second
+        # transfer fails: "Error in the HTTP2 framing layer"), so each
+        # transfer gets a connection of its own; nghttp -m makes the many
+        # streams on one prior-knowledge connection (gt_nghttp.py)
+        a.parallel = len(xs)
     if a.parallel:
-        cmd += ["--parallel", "--parallel-immediate",
-                "--parallel-max", str(a.parallel)]
+        # HTTP/2: without --parallel-immediate curl waits for the first
+        # connection and multiplexes every transfer over it
+        cmd += ["--parallel", "--parallel-max", str(a.parallel)]
+        if a.http != "2":
+            cmd.append("--parallel-immediate")
     for k, x in enumerate(xs):
         if k:
             cmd.append("--next")
-        cmd += ["-sS", "-k", "--http1.1", "-o", x["out"],
+        proto = {"1.1": "--http1.1", "2": "--http2",
+                 "2-prior": "--http2-prior-knowledge"}[a.http]
+        cmd += ["-sS", "-k", proto, "-o", x["out"],
                 "-w", f"TPRGT {x['i']} %{{http_code}} %{{method}} "
-                      f"%{{size_upload}} %{{url_effective}}\\n"]
+                      f"%{{size_upload}} %{{http_version}} "
+                      f"%{{url_effective}}\\n"]
         if a.compressed:
             cmd.append("--compressed")
         cmd += a.opt
@@ -125,10 +144,11 @@ def main():
         sys.exit(f"gt_curl: curl timed out after {a.timeout}s")
     seen = {}
     for line in r.stdout.splitlines():
-        f = line.split(" ", 5)
-        if len(f) == 6 and f[0] == "TPRGT":
+        f = line.split(" ", 6)
+        if len(f) == 7 and f[0] == "TPRGT":
             seen[int(f[1])] = {"status": int(f[2]), "method": f[3],
-                               "up": int(f[4]), "url": f[5]}
+                               "up": int(f[4]), "version": f[5],
+                               "url": f[6]}
     if r.returncode != 0 or len(seen) != len(xs):
         sys.stderr.write(r.stderr)
         sys.exit(f"gt_curl: curl exit {r.returncode}, "
@@ -139,6 +159,9 @@ def main():
         s = seen[x["i"]]
         if s["status"] == 0:
             sys.exit(f"gt_curl: no response for {x['method']} {x['url']}")
+        if a.http != "1.1" and s["version"] != "2":
+            sys.exit(f"gt_curl: {x['method']} {x['url']} went over HTTP/"
+                     f"{s['version']}, not HTTP/2")
         if x["body"]:
             qn, qh = sha_file(x["body"])
             if qn != s["up"]:

@@ -210,6 +210,65 @@ TT_TEST(unknown_protocol_yields_nothing)
 	TT_EQ_STR(out, "");
 }
 
+/* An HTTP/2 server that speaks first (gRPC servers send SETTINGS on
+ * accept): its bytes are held until the client's preface decides, not
+ * counted lost (that gave "gap in HTTP/2 stream" on every call). */
+TT_TEST(h2_server_speaks_first)
+{
+	static struct lab l;
+	const char *out;
+	/* SETTINGS (one entry: MAX_FRAME_SIZE 4194303) + WINDOW_UPDATE */
+	static const char srv_set[] =
+		"\0\0\x06\x04\0\0\0\0\0" "\0\x05\0\x3f\xff\xff"
+		"\0\0\x04\x08\0\0\0\0\0" "\0\x0f\0\x01";
+	static const char cli[] =
+		"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+		"\0\0\0\x04\0\0\0\0\0"		/* SETTINGS */
+		"\0\0\0\x04\x01\0\0\0\0"		/* ACK */
+		/* HEADERS stream 1, END_STREAM|END_HEADERS: GET http /,
+		 * :authority a (literal, indexed name 1) */
+		"\0\0\x06\x01\x05\0\0\0\x01" "\x82\x86\x84\x01\x01" "a";
+	static const char srv_resp[] =
+		"\0\0\0\x04\x01\0\0\0\0"		/* ACK */
+		"\0\0\x01\x01\x04\0\0\0\x01" "\x88"	/* :status 200 */
+		"\0\0\x02\x00\x01\0\0\0\x01" "ok";	/* DATA, END_STREAM */
+
+	lab_init(&l, 40002, 50051);
+	lab_handshake(&l);
+	lab_send(&l, 1, 0, srv_set, 4);		/* too short to tell */
+	lab_send(&l, 1, 0, srv_set + 4, sizeof(srv_set) - 1 - 4);
+	lab_send(&l, 0, 0, cli, 10);
+	lab_send(&l, 0, 0, cli + 10, sizeof(cli) - 1 - 10);
+	lab_send(&l, 1, 0, srv_resp, sizeof(srv_resp) - 1);
+	lab_close(&l);
+	out = lab_finish(&l);
+	TT_EQ_INT(count(out, "\n"), 1);
+	TT_CHECK(strstr(out, "\"http_version\":\"2\",\"stream_id\":1"));
+	TT_CHECK(strstr(out, "\"method\":\"GET\""));
+	TT_CHECK(strstr(out, "\"status\":200"));
+	TT_CHECK(strstr(out, "\"body_size\":2,\"body\":\"ok\""));
+	TT_CHECK(strstr(out, "\"errors\":[]"));
+}
+
+/* A server-first SETTINGS look-alike on a connection that is not HTTP/2:
+ * held (bounded), then nothing is emitted and nothing leaks. */
+TT_TEST(h2_server_first_lookalike_not_h2)
+{
+	static struct lab l;
+	static char big[5000];
+	const char *out;
+
+	memcpy(big, "\0\0\x06\x04\0\0\0\0\0", 9);
+	lab_init(&l, 40003, 7000);
+	lab_handshake(&l);
+	lab_send(&l, 1, 0, big, 100);
+	lab_send(&l, 0, 0, "SSH-2.0-OpenSSH_9.2\r\n", 21);
+	lab_send(&l, 1, 0, big + 100, sizeof(big) - 100);	/* over the hold */
+	lab_close(&l);
+	out = lab_finish(&l);
+	TT_EQ_STR(out, "");
+}
+
 TT_TEST(tls_without_keys_gives_metadata_record)
 {
 	static struct lab l;

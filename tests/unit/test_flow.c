@@ -579,6 +579,35 @@ TT_TEST(synack_lost)
 	flow_table_free(t);
 }
 
+/* Late copies of a closed connection's segments open no phantom flow;
+ * a new connection on the same tuple still does. */
+TT_TEST(after_close)
+{
+	struct env e = { 0 };
+	struct flow_table *t = mktable(&e, NULL, 10);
+
+	TT_REQUIRE(t);
+	handshake(t, 7, 40000, SEC);
+	push(t, mk(7, 40000, 1, 80, 1, PA, 1001, 5001, "req", SEC));
+	push(t, mk(7, 40000, 1, 80, 0, PA, 5001, 1004, "resp", SEC));
+	push(t, mk(7, 40000, 1, 80, 0, FA, 5005, 1004, NULL, SEC));
+	push(t, mk(7, 40000, 1, 80, 1, FA, 1004, 5006, NULL, SEC));
+	TT_EQ_INT(e.closes, 1);
+	/* duplicates of both directions' data */
+	push(t, mk(7, 40000, 1, 80, 1, PA, 1001, 5001, "req", 2 * SEC));
+	push(t, mk(7, 40000, 1, 80, 0, PA, 5003, 1004, "sp", 2 * SEC));
+	TT_EQ_INT(e.opens, 1);
+	TT_EQ_INT(flow_table_stats(t)->after_close, 2);
+	/* data outside what the closed connection carried: a new one */
+	push(t, mk(7, 40000, 1, 80, 1, PA, 90000, 7000, "new", 2 * SEC));
+	TT_EQ_INT(e.opens, 2);
+	flow_table_flush_all(t, 2 * SEC);
+	/* and after CLOSED_NS (60 s) a late copy is data again */
+	push(t, mk(7, 40000, 1, 80, 0, PA, 5001, 1004, "resp", 200 * SEC));
+	TT_EQ_INT(e.opens, 3);
+	flow_table_free(t);
+}
+
 /* IPv6 and IPv4 tuples with the same bytes are different flows; both
  * directions of an IPv6 connection are one. */
 TT_TEST(ipv6)

@@ -434,7 +434,7 @@ TT_TEST(memcap_partial)
 	struct rec rec = { .n = 0 };
 	struct reasm_stats st = { 0 };
 
-	memcap_init(&mc, 50);	/* one queued segment of 2 bytes */
+	memcap_init(&mc, 64);	/* one queued segment of 2 bytes (seg_charge) */
 	reasm_init(&r, 0, &ops, &rec, &mc, &st, 1 << 20);
 	reasm_push(&r, 0, TCPF_SYN, NULL, 0, 1);
 	reasm_push(&r, 1, TCPF_ACK, (const uint8_t *)"AB", 2, 1);

@@ -1,0 +1,120 @@
+#!/usr/bin/python3
+"""measure_h2.py - HTTP/2 calls per second, tapir against tshark, measured
+in one run on the same capture (bench/gen.sh's h2-small.pcap: >= 100,000
+small HTTP/2 exchanges over TLS 1.3).
+
+  tapir   `tapir read --keylog K CAP -o /dev/null` (JSON records written,
+          bodies kept up to --max-body): best of N runs
+  tshark  `tshark -r CAP -o tls.keylog_file:K -d tcp.port==10443,tls
+           -Y 'http2.type == 1' -T fields -e http2.headers.status`:
+          TLS decryption and HTTP/2 dissection (HPACK) of every frame,
+          one field printed per HEADERS frame; best of M runs
+
+Both are single-threaded.  Two figures each: calls per wall-clock second
+and per CPU second (user + sys of the process, from /usr/bin/time), the
+latter steadier on a shared machine; the ratio is given for both.  The
+call count is tapir's own output (one run with real output, which must
+hold >= 100,000 calls without errors) and tshark's lines.  Targets:
+tapir >= 100x tshark and >= 100,000 calls/s on one core.  Exit 1 if tapir
+fails; with --check also when a target is missed.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+
+def timed(cmd, stdout=subprocess.DEVNULL):
+    """Run cmd under /usr/bin/time: (wall s, cpu s, max RSS KB)."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
+        r = subprocess.run(["/usr/bin/time", "-f", "%e %U %S %M", "-o",
+                            tf.name] + cmd, stdout=stdout,
+                           stderr=subprocess.PIPE)
+        if r.returncode != 0:
+            sys.stderr.write(r.stderr.decode(errors="replace")[-2000:])
+            raise RuntimeError(f"exit {r.returncode}: {' '.join(cmd)}")
+        f = tf.read().strip().splitlines()[-1].split()
+        return float(f[0]), float(f[1]) + float(f[2]), int(f[3])
+
+
+def best(cmd, runs):
+    res = [timed(cmd) for _ in range(runs)]
+    return (min(r[0] for r in res), min(r[1] for r in res),
+            max(r[2] for r in res))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tapir", default="build/tapir")
+    ap.add_argument("--cap", required=True, help="CAP,KEYS")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--tshark-runs", type=int, default=1)
+    ap.add_argument("--check", action="store_true")
+    a = ap.parse_args()
+    cap, keys = a.cap.split(",")
+    mb = os.path.getsize(cap) / 1e6
+    with open(cap, "rb") as f:
+        while f.read(1 << 22):
+            pass
+
+    try:
+        with tempfile.TemporaryFile("w+") as out:
+            subprocess.run([a.tapir, "read", "-q", "--keylog", keys, cap],
+                           stdout=out, check=True)
+            out.seek(0)
+            calls = errs = h2 = 0
+            for line in out:
+                r = json.loads(line)
+                calls += 1
+                errs += bool(r.get("errors"))
+                h2 += r.get("http_version") == "2"
+        t = best([a.tapir, "read", "-q", "--keylog", keys, cap,
+                  "-o", "/dev/null"], a.runs)
+    except (RuntimeError, subprocess.CalledProcessError, OSError,
+            ValueError) as e:
+        print(f"bench: tapir failed: {e}")
+        return 1
+
+    ts_cmd = ["tshark", "-n", "-r", cap, "-o", "tls.keylog_file:" + keys,
+              "-d", "tcp.port==10443,tls", "-Y", "http2.type == 1",
+              "-T", "fields", "-e", "http2.headers.status"]
+    with tempfile.TemporaryFile("w+") as out:
+        r = subprocess.run(ts_cmd, stdout=out, stderr=subprocess.DEVNULL)
+        out.seek(0)
+        statuses = sum(len([x for x in l.strip().split(",") if x])
+                       for l in out)
+    if r.returncode != 0:
+        print(f"bench: tshark failed (exit {r.returncode})")
+        return 1
+    ts = best(ts_cmd, a.tshark_runs)
+
+    print(f"\nHTTP/2 capture: {cap} ({mb:.0f} MB), TLS 1.3 AES-128-GCM; "
+          f"tapir: {calls} calls ({h2} HTTP/2, {errs} with errors), tshark: "
+          f"{statuses} responses; tapir best of {a.runs}, tshark of "
+          f"{a.tshark_runs}")
+    print(f"{'':30}{'wall s':>9}{'calls/s':>12}{'cpu s':>9}"
+          f"{'calls/cpu-s':>13}{'RSS MB':>9}")
+    for name, (w, c, rss) in (("tapir read", t), ("tshark -Y http2", ts)):
+        print(f"{name:30}{w:9.2f}{calls / w:12.0f}{c:9.2f}"
+              f"{calls / max(c, 1e-3):13.0f}{rss / 1024:9.1f}")
+    r_wall = ts[0] / t[0]
+    r_cpu = ts[1] / max(t[1], 1e-3)
+    cps = calls / max(t[1], 1e-3)
+    checks = [("tapir/tshark (wall)", r_wall, 100, r_wall >= 100),
+              ("tapir/tshark (cpu)", r_cpu, 100, r_cpu >= 100),
+              ("tapir calls per cpu second", cps, 100000, cps >= 100000),
+              ("calls in the capture", calls, 100000,
+               calls >= 100000 and errs == 0 and h2 == calls)]
+    print()
+    missed = 0
+    for name, v, target, ok in checks:
+        print(f"{name:34}{v:12.1f}   target >= {target}   "
+              f"{'ok' if ok else 'MISSED'}")
+        missed += not ok
+    return 1 if (a.check and missed) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -118,7 +118,7 @@ C_CHECK=chk_shim c_case shim_socket t_shim --key-socket "$SOCK" \
 # ---------------------------------------------------------------- python
 # The Python server starts once tapir listens (the shim connects at its
 # first SSL_CTX_new) and is stopped at the end of the case.
-PYPORT=10443
+PYPORT=11443
 t_python() {
 	local u=https://$H:$PYPORT rc=0
 	ip netns exec "$LAB_S" env LD_PRELOAD="$SHIM" TAPIR_KEY_SOCKET="$SOCK" \
@@ -126,7 +126,8 @@ t_python() {
 		"$D/cert.pem" "$D/key.pem" "$D/www" >"$T_CASE_DIR/pyserver.log" 2>&1 &
 	PYSRV=$!
 	MY_PIDS+=("$PYSRV")
-	wait_port "$PYPORT" || { echo "python server did not start: $(tail -2 "$T_CASE_DIR/pyserver.log")"; return 1; }
+	wait_port "$PYPORT" && sleep 0.2 && kill -0 "$PYSRV" 2>/dev/null ||
+		{ echo "python server did not start: $(tail -2 "$T_CASE_DIR/pyserver.log")"; return 1; }
 	# TLS 1.3, then TLS 1.2: one handshake each (keep-alive)
 	gt_curl_keys "" --opt=--resolve --opt="$H:$PYPORT:$LAB_SRV4" \
 		"GET $u/1k.bin" "GET $u/100k.bin" "GET $u/text.txt" "GET $u/no/such" || rc=1

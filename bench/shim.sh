@@ -55,7 +55,7 @@ D=$LAB_DIR
 lab_nginx_stop "$N"
 
 modes=(none file socket)
-declare -A PORT=([none]=10443 [file]=10444 [socket]=10445) WORKER=()
+declare -A PORT=([none]=12443 [file]=12444 [socket]=12445) WORKER=()
 
 # the listener of the socket mode, on the client's CPU (it is the agent's
 # cost, not the host's)

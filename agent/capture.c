@@ -680,10 +680,11 @@ static void print_stats(struct capture *cap, bool final)
 		fprintf(stderr,
 			"tapir: %skey socket %s: %" PRIu64 " connections (%u open, %"
 			PRIu64 " evicted), %" PRIu64 " lines (%" PRIu64
-			" rejected, %" PRIu64 " overlong), %" PRIu64 " bytes\n",
+			" rejected, %" PRIu64 " overlong), %" PRIu64 " bytes, %"
+			PRIu64 " partial lines cut by eviction\n",
 			final ? "" : "[stats] ", cap->kso.path, k2->accepted,
 			keysock_nconns(cap->ksock), k2->evicted, k2->lines,
-			k2->rejected, k2->overlong, k2->bytes);
+			k2->rejected, k2->overlong, k2->bytes, k2->cut);
 	}
 	if (st->write_errors)
 		fprintf(stderr, "tapir: %" PRIu64 " records could not be "

@@ -5,11 +5,23 @@
  *
  * Per connection:
  *
- *   accept_all() --slot free, or LRU slot evicted--> OPEN
+ *   accept_all() --slot free, or a slot evicted (evict())--> OPEN
  *   OPEN --conn_read(): bytes--> consume(): complete lines -> key store,
  *        partial line kept (<= line_max), longer: dropped up to the next
  *        newline (overlong)
  *   OPEN --EOF / error--> conn_close() (a last unterminated line is parsed)
+ *   OPEN --evict(): table full--> shutdown(SHUT_RD), conn_pull() drains
+ *        what the peer had sent (complete lines -> key store), then
+ *        conn_close(); a partial line is discarded and counted (cut)
+ *
+ * Eviction picks the least recently active connection among those that
+ * never delivered a valid key line, and only when every slot has
+ * delivered one, the least recently active of all: a flood of idle
+ * connections churns through the unproven slots and leaves a working
+ * exporter (nginx's shim) connected.  Nothing already sent is lost by an
+ * eviction: shutdown(SHUT_RD) makes the peer's next send fail (EPIPE, on
+ * which the shim reconnects at once) and everything queued before it is
+ * still read, up to EVICT_BUDGET bytes.
  *
  * Invariants: never a blocking call (every fd is O_NONBLOCK; epoll_wait
  * with timeout 0); work per keysock_poll() is bounded (MAX_EVENTS events,
@@ -39,6 +51,7 @@
 #define MAX_EVENTS	64
 #define ACCEPT_BUDGET	128
 #define READ_BUDGET	(64 * 1024)
+#define EVICT_BUDGET	(1024 * 1024)
 #define WARN_PER_CONN	5
 #define LISTENER	UINT32_MAX
 
@@ -48,6 +61,7 @@ struct kconn {
 	uid_t uid;
 	uint64_t last;		/* activity sequence number (LRU) */
 	uint64_t lineno;
+	uint64_t good;		/* lines the key store accepted */
 	unsigned warned;
 	bool overlong;
 	uint32_t n;
@@ -89,6 +103,8 @@ static void conn_line(struct keysock *k, struct kconn *c, const char *p,
 		if (c->warned++ < WARN_PER_CONN)
 			log_warn("key socket: client pid %d: line %" PRIu64
 				 ": %s", (int)c->pid, c->lineno, why);
+	} else {
+		c->good++;
 	}
 }
 
@@ -148,28 +164,27 @@ static void conn_close(struct keysock *k, struct kconn *c, bool eof)
 	k->nconns--;
 }
 
-static void conn_read(struct keysock *k, struct kconn *c)
+/* Read what the peer sent, up to budget bytes, into consume().  Returns
+ * 1 at EOF, -1 on an error of the connection, 0 otherwise (nothing more
+ * now, or the budget is spent).  Never closes. */
+static int conn_pull(struct keysock *k, struct kconn *c, size_t budget)
 {
 	char chunk[4096];
-	size_t budget = READ_BUDGET;
+	int rc = 0;
 
-	c->last = ++k->seq;
-	while (budget && c->fd >= 0) {
+	while (budget) {
 		ssize_t r = recv(c->fd, chunk, MIN(sizeof(chunk), budget),
 				 MSG_DONTWAIT);
 
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK) {
-				k->st.closed++;
-				conn_close(k, c, false);
-			}
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				rc = -1;
 			break;
 		}
 		if (r == 0) {
-			k->st.closed++;
-			conn_close(k, c, true);
+			rc = 1;
 			break;
 		}
 		k->st.bytes += (uint64_t)r;
@@ -177,20 +192,52 @@ static void conn_read(struct keysock *k, struct kconn *c)
 		consume(k, c, chunk, (size_t)r);
 		secure_wipe(chunk, (size_t)r);
 	}
+	return rc;
+}
+
+static void conn_read(struct keysock *k, struct kconn *c)
+{
+	int r;
+
+	c->last = ++k->seq;
+	r = conn_pull(k, c, READ_BUDGET);
+	if (r) {
+		k->st.closed++;
+		conn_close(k, c, r > 0);
+	}
+}
+
+/* Close c to free its slot, keeping every complete line it had sent. */
+static void evict(struct keysock *k, struct kconn *c)
+{
+	int r;
+
+	k->st.evicted++;
+	/* from here on the peer's sends fail (EPIPE); what it queued before
+	 * stays readable, then recv() returns 0 */
+	(void)shutdown(c->fd, SHUT_RD);
+	r = conn_pull(k, c, EVICT_BUDGET);
+	if ((c->n && !c->overlong) || r == 0)
+		k->st.cut++;	/* a partial line, or more than the budget */
+	conn_close(k, c, false);
 }
 
 static struct kconn *free_slot(struct keysock *k)
 {
-	struct kconn *lru = NULL;
+	struct kconn *lru = NULL, *lru_new = NULL;
 
 	for (unsigned i = 0; i < k->o.max_conns; i++) {
-		if (k->c[i].fd < 0)
-			return &k->c[i];
-		if (!lru || k->c[i].last < lru->last)
-			lru = &k->c[i];
+		struct kconn *c = &k->c[i];
+
+		if (c->fd < 0)
+			return c;
+		if (!lru || c->last < lru->last)
+			lru = c;
+		if (!c->good && (!lru_new || c->last < lru_new->last))
+			lru_new = c;
 	}
-	k->st.evicted++;
-	conn_close(k, lru, false);
+	lru = lru_new ? lru_new : lru;
+	evict(k, lru);
 	return lru;
 }
 
@@ -227,6 +274,7 @@ static int accept_all(struct keysock *k)
 		c->uid = cr.uid;
 		c->last = ++k->seq;
 		c->lineno = 0;
+		c->good = 0;
 		c->warned = 0;
 		k->nconns++;
 		k->st.accepted++;

@@ -10,8 +10,9 @@
  * calls keysock_poll(), which accepts and reads only what is ready and does
  * a bounded amount of work per call.  A slow, idle or hostile client costs
  * at most one connection slot and one line buffer; when every slot is
- * taken, the least recently active connection is closed to admit a new
- * one.  Lines are parsed strictly (keystore_add_line); malformed and
+ * taken, one is closed to admit the new connection: the least recently
+ * active of those that never sent a valid key line (else of all), after
+ * the complete lines it had already sent are read and parsed.  Lines are parsed strictly (keystore_add_line); malformed and
  * overlong lines are counted, never echoed; the peer's pid/uid
  * (SO_PEERCRED) is logged when it connects.
  */
@@ -35,6 +36,7 @@ struct keysock_opts {
 struct keysock_stats {
 	uint64_t accepted;	/* connections accepted */
 	uint64_t evicted;	/* closed to admit a newer one (table full) */
+	uint64_t cut;		/* evicted with a partial line (discarded) */
 	uint64_t closed;	/* closed by the peer or on error */
 	uint64_t lines, bytes;
 	uint64_t rejected;	/* malformed lines */

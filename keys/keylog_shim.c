@@ -18,16 +18,39 @@
  * clears the environment and drops privileges in its workers, which
  * inherit the descriptor across fork; otherwise at the first SSL_CTX_new.
  *
- * The key path (keylog_cb -> emit) is async-signal-safe and lock-free: a
- * line plus '\n' is built on the stack and written with ONE send()
- * (MSG_DONTWAIT | MSG_NOSIGNAL) or one write() (O_APPEND).  The agent
- * absent or slow: the line is dropped and counted, a reconnect is tried at
- * most once a second.  A partial send closes the connection, so the stream
+ * The key path (keylog_cb -> emit) is async-signal-safe and never waits:
+ * lines are gathered in one static buffer and written with ONE send()
+ * (MSG_DONTWAIT | MSG_NOSIGNAL) or one write() (O_APPEND) per handshake,
+ * when its last line comes (CLIENT_TRAFFIC_SECRET_0 in TLS 1.3, client
+ * and server alike in OpenSSL 1.1.1 and 3.x; CLIENT_RANDOM in TLS 1.2;
+ * any label not known to be followed by more).  A TLS 1.3 handshake logs
+ * five lines: one system call and one wake-up of the agent instead of
+ * five is most of the shim's cost to its host (bench/shim.sh).  Lines
+ * held longer than HOLD_S (a handshake that failed half-way) go out with
+ * the next line, the buffer full goes out at once, and what is held at
+ * exit goes out from the destructor.  The buffer is taken with a
+ * test-and-set flag, never waited for: a thread (or signal handler) that
+ * finds it taken writes its line alone, at once.  The agent absent or
+ * slow: the lines are dropped and counted, a reconnect is tried at most
+ * once a second.  A partial send closes the connection, so the stream
  * never carries half a line followed by another.  Before each write the
  * descriptor is checked (fstat: same device and inode) so a host that
  * closed it and reused the number never receives key lines.  After fork
  * the child keeps the inherited descriptor (it may have been opened with
- * privileges the child dropped) and its own reconnect state (atfork).
+ * privileges the child dropped) and its own reconnect state, and drops
+ * the lines it inherited (the parent sends them) (atfork).
+ *
+ * OpenSSL makes each key log line before calling any keylog callback, with
+ * one sprintf("%02x") per byte (nss_keylog_int() in 1.1.1 and 3.x):
+ * about 58,000 instructions a line, 290,000 for a TLS 1.3 handshake's
+ * five - 3% of all an nginx worker does for a request, where the shim's
+ * own work is a few hundred instructions and two system calls
+ * (bench/shim.sh measures both).  So the shim also answers glibc's
+ * __sprintf_chk (what a fortified libssl calls) for exactly the format
+ * "%02x" of a value below 256 with two table look-ups, and hands every
+ * other call on to glibc's __vsprintf_chk unchanged, as glibc's own
+ * __sprintf_chk does; the output is identical.  Only while the shim
+ * exports keys; otherwise it only hands on.
  *
  * In a program that never calls SSL_CTX_new nothing happens beyond the
  * constructor's getenv; if libssl cannot be resolved the shim stays out of
@@ -38,8 +61,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +76,8 @@
 
 #define EXPORT __attribute__((visibility("default")))
 #define LINE_MAX_SHIM 512
+#define HOLD_MAX 4096		/* lines held until their handshake's last */
+#define HOLD_S 1		/* held longer than this: out with the next */
 
 /* OpenSSL types and constants, without its headers: the shim must not
  * reference a single OpenSSL symbol at link time. */
@@ -96,14 +123,24 @@ static dev_t dest_dev;
 static ino_t dest_ino;
 static atomic_long next_try_s;		/* CLOCK_MONOTONIC seconds */
 
-/* counters, for tests and debuggers (tapir_keylog_counters()) */
-static atomic_ulong n_sent, n_dropped;
+/* lines held for one write per handshake (taken with hold_busy) */
+static atomic_flag hold_busy = ATOMIC_FLAG_INIT;
+static char hold[HOLD_MAX];
+static size_t hold_n;
+static unsigned long hold_lines;
+static long hold_since;			/* CLOCK_MONOTONIC seconds */
 
-EXPORT void tapir_keylog_counters(unsigned long *sent, unsigned long *dropped);
-void tapir_keylog_counters(unsigned long *sent, unsigned long *dropped)
+/* counters, for tests and debuggers (tapir_keylog_counters()) */
+static atomic_ulong n_sent, n_dropped, n_writes;
+
+EXPORT void tapir_keylog_counters(unsigned long *sent, unsigned long *dropped,
+				  unsigned long *writes);
+void tapir_keylog_counters(unsigned long *sent, unsigned long *dropped,
+			   unsigned long *writes)
 {
 	*sent = atomic_load(&n_sent);
 	*dropped = atomic_load(&n_dropped);
+	*writes = atomic_load(&n_writes);
 }
 
 /* ---- resolving libssl ---------------------------------------------------- */
@@ -245,22 +282,20 @@ static void drop_dest(int fd)
 		close(fd);
 }
 
-static void emit(const char *line)
+static void wipe(void *p, size_t n)
 {
-	char buf[LINE_MAX_SHIM];
-	size_t n = strnlen(line, sizeof(buf));
-	ssize_t w;
-	int fd;
+	memset(p, 0, n);
+	__asm__ __volatile__("" : : "r"(p) : "memory");	/* keep the wipe */
+}
 
-	if (n >= sizeof(buf) - 1 || (!use_sock && !use_file)) {
-		atomic_fetch_add(&n_dropped, 1);
-		return;
-	}
-	memcpy(buf, line, n);
-	buf[n++] = '\n';
-	fd = get_dest();
+/* Write n bytes holding `lines` whole lines with one system call. */
+static void put(const char *buf, size_t n, unsigned long lines)
+{
+	ssize_t w;
+	int fd = get_dest();
+
 	if (fd < 0) {
-		atomic_fetch_add(&n_dropped, 1);
+		atomic_fetch_add(&n_dropped, lines);
 		return;
 	}
 	if (use_sock) {
@@ -268,34 +303,94 @@ static void emit(const char *line)
 			do
 				w = send(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
 			while (w < 0 && errno == EINTR);
+			atomic_fetch_add(&n_writes, 1);
 			if (w == (ssize_t)n) {
-				atomic_fetch_add(&n_sent, 1);
+				atomic_fetch_add(&n_sent, lines);
 				break;
 			}
 			/* a full buffer (EAGAIN, nothing sent) keeps the
-			 * connection; the agent gone, or half a line sent:
-			 * start afresh */
+			 * connection; the agent gone, or part sent: start
+			 * afresh (the agent discards a partial last line) */
 			if (w >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
 				drop_dest(fd);
-			/* the agent restarted: one new connection, at once */
+			/* the agent restarted, or closed this connection to
+			 * admit another: one new connection, at once */
 			if (attempt == 0 && w < 0 && (errno == EPIPE ||
 			    errno == ECONNRESET || errno == ENOTCONN) &&
 			    (fd = get_dest()) >= 0)
 				continue;
-			atomic_fetch_add(&n_dropped, 1);
+			atomic_fetch_add(&n_dropped, lines);
 			break;
 		}
 	} else {
 		do
 			w = write(fd, buf, n);
 		while (w < 0 && errno == EINTR);
+		atomic_fetch_add(&n_writes, 1);
 		if (w == (ssize_t)n)
-			atomic_fetch_add(&n_sent, 1);
+			atomic_fetch_add(&n_sent, lines);
 		else
-			atomic_fetch_add(&n_dropped, 1);
+			atomic_fetch_add(&n_dropped, lines);
 	}
-	memset(buf, 0, sizeof(buf));
-	__asm__ __volatile__("" : : "r"(buf) : "memory");	/* keep the wipe */
+}
+
+/* Labels that OpenSSL logs before others of the same handshake
+ * (tls13_change_cipher_state(): handshake secrets at ServerHello, the
+ * exporter and server traffic secrets before the client's). */
+static bool more_follows(const char *line)
+{
+	static const char *const early[] = {
+		"CLIENT_HANDSHAKE_TRAFFIC_SECRET ",
+		"SERVER_HANDSHAKE_TRAFFIC_SECRET ",
+		"SERVER_TRAFFIC_SECRET_0 ", "EXPORTER_SECRET ",
+		"CLIENT_EARLY_TRAFFIC_SECRET ", "EARLY_EXPORTER_SECRET ",
+	};
+
+	for (size_t i = 0; i < sizeof(early) / sizeof(early[0]); i++)
+		if (!strncmp(line, early[i], strlen(early[i])))
+			return true;
+	return false;
+}
+
+static void flush_held(void)
+{
+	if (hold_n)
+		put(hold, hold_n, hold_lines);
+	wipe(hold, hold_n);
+	hold_n = 0;
+	hold_lines = 0;
+}
+
+static void emit(const char *line)
+{
+	char buf[LINE_MAX_SHIM];
+	size_t n = strnlen(line, sizeof(buf));
+	long now;
+
+	if (n >= sizeof(buf) - 1 || (!use_sock && !use_file)) {
+		atomic_fetch_add(&n_dropped, 1);
+		return;
+	}
+	if (atomic_flag_test_and_set_explicit(&hold_busy, memory_order_acquire)) {
+		/* another thread (or an interrupted one) holds the buffer */
+		memcpy(buf, line, n);
+		buf[n++] = '\n';
+		put(buf, n, 1);
+		wipe(buf, n);
+		return;
+	}
+	now = mono_s();
+	if (hold_n + n + 1 > sizeof(hold))
+		flush_held();
+	if (!hold_n)
+		hold_since = now;
+	memcpy(hold + hold_n, line, n);
+	hold_n += n;
+	hold[hold_n++] = '\n';
+	hold_lines++;
+	if (!more_follows(line) || now - hold_since > HOLD_S)
+		flush_held();
+	atomic_flag_clear_explicit(&hold_busy, memory_order_release);
 }
 
 static void keylog_cb(const SSL *ssl, const char *line)
@@ -314,6 +409,38 @@ static void keylog_cb(const SSL *ssl, const char *line)
 	errno = saved;
 	if (app)
 		app(ssl, line);
+}
+
+/* ---- OpenSSL's hex formatting ------------------------------------------- */
+
+EXPORT int __sprintf_chk(char *s, int flag, size_t slen, const char *fmt, ...);
+extern int __vsprintf_chk(char *s, int flag, size_t slen, const char *fmt,
+			  va_list ap);
+
+int __sprintf_chk(char *s, int flag, size_t slen, const char *fmt, ...)
+{
+	static const char hex[] = "0123456789abcdef";
+	va_list ap;
+	int r;
+
+	if ((use_sock || use_file) && fmt[0] == '%' && fmt[1] == '0' &&
+	    fmt[2] == '2' && fmt[3] == 'x' && !fmt[4] && slen >= 3) {
+		unsigned v;
+
+		va_start(ap, fmt);
+		v = va_arg(ap, unsigned);
+		va_end(ap);
+		if (v < 256) {
+			s[0] = hex[v >> 4];
+			s[1] = hex[v & 15];
+			s[2] = '\0';
+			return 2;
+		}
+	}
+	va_start(ap, fmt);
+	r = __vsprintf_chk(s, flag, slen, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 /* ---- interposers (normal context) ------------------------------------- */
@@ -400,6 +527,20 @@ EXPORT keylog_fn SSL_CTX_get_keylog_callback(const SSL_CTX *ctx)
 static void atfork_child(void)
 {
 	atomic_store(&next_try_s, 0);	/* the child may retry at once */
+	/* the only thread now: the held lines are the parent's to send */
+	wipe(hold, hold_n);
+	hold_n = 0;
+	hold_lines = 0;
+	atomic_flag_clear(&hold_busy);
+}
+
+/* What is held at exit goes out (a handshake that never finished). */
+__attribute__((destructor)) static void shim_fini(void)
+{
+	if (atomic_flag_test_and_set(&hold_busy))
+		return;
+	flush_held();
+	atomic_flag_clear(&hold_busy);
 }
 
 __attribute__((constructor)) static void shim_init(void)

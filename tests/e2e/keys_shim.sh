@@ -4,16 +4,18 @@
 # SSLKEYLOGFILE is /dev/null), so every key tapir uses comes from the shim:
 #   nginx_file     Debian's nginx (dynamic OpenSSL) under the shim,
 #                  SSLKEYLOGFILE set at start (workers inherit the open file)
-#   nginx_socket   the same, keys sent to a key socket (a stand-in listener
-#                  until `tapir capture` is merged); the listener restarts
-#                  mid-test and the shim reconnects
+#   nginx_socket   the same, keys sent to a key socket (a stand-in
+#                  listener, tests/lib/key_collector.py, that restarts
+#                  mid-test: the shim reconnects)
 #   python         a Python `ssl` server (libssl dlopen()ed with _ssl)
 #   curl           the shim in the client instead: curl under LD_PRELOAD
 #   coverage       tapir read --coverage on the nginx_file capture, with the
 #                  shim's keys and without: which endpoint needs key export
 #   no_openssl     programs without OpenSSL under the shim are unaffected
 # Each traffic case is checked like every e2e case: tapir read with the
-# shim's keys == ground truth == tshark.
+# shim's keys == ground truth == tshark.  The same programs with the keys
+# going straight into `tapir capture --key-socket` (curl with no
+# SSLKEYLOGFILE at all) are in capture_keys.sh.
 source "$(dirname "$0")/../lib/common.sh"
 t_init keys_shim
 

@@ -59,7 +59,11 @@ def url_path(url):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ns", help="network namespace to run curl in")
-    ap.add_argument("--keylog", required=True, help="SSLKEYLOGFILE")
+    ap.add_argument("--keylog",
+                    help="SSLKEYLOGFILE (default: none, curl logs no keys)")
+    ap.add_argument("--env", action="append", default=[],
+                    help="NAME=VALUE in curl's environment only (repeatable;"
+                         " e.g. LD_PRELOAD of the keys/ shim)")
     ap.add_argument("--out", required=True, help="ground truth (appended)")
     ap.add_argument("--work", required=True, help="dir for response bodies")
     ap.add_argument("--parallel", type=int, default=0,
@@ -89,6 +93,8 @@ def main():
     cmd = []
     if a.ns:
         cmd += ["ip", "netns", "exec", a.ns]
+    if a.env:
+        cmd += ["env"] + a.env
     cmd += ["curl", "-q"]
     if a.http == "2-prior":
         # curl 7.88.1 cannot reuse a prior-knowledge connection (the second
@@ -126,7 +132,10 @@ def main():
             cmd += ["-X", m]
         cmd.append(x["url"])
 
-    env = dict(os.environ, SSLKEYLOGFILE=a.keylog)
+    env = dict(os.environ)
+    env.pop("SSLKEYLOGFILE", None)
+    if a.keylog:
+        env["SSLKEYLOGFILE"] = a.keylog
     try:
         r = subprocess.run(cmd, env=env, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True,

@@ -1,8 +1,10 @@
 /* test_keysock.c - the key socket against real clients in this process:
  * valid lines from several interleaved clients, binary garbage, a 10 MB
  * line, 1,000 connections that never send (memory and fds bounded, a
- * client arriving after them still served), the socket's mode, stale and
- * foreign paths, peer credentials in the log, secrets never in the log. */
+ * client arriving after them still served), eviction keeping the lines a
+ * client had sent and sparing clients that delivered keys, the socket's
+ * mode, stale and foreign paths, peer credentials in the log, secrets never
+ * in the log. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -278,6 +280,111 @@ TT_TEST(thousand_idle_connections)
 	TT_EQ_INT(keysock_nconns(e.k), 0);
 	env_fini(&e);
 	TT_EQ_INT(count_fds(), before - 2);	/* listener and epoll closed */
+}
+
+/* A connection evicted before the agent ever read it: the complete lines
+ * it had sent are parsed, the partial one is counted as cut, and its next
+ * send fails (EPIPE) so a shim knows to reconnect. */
+TT_TEST(eviction_keeps_sent_lines)
+{
+	struct env e;
+	struct keysock_opts o;
+	int a, idle[4];
+	char l[256];
+	size_t n;
+
+	keysock_opts_default(&o);
+	o.max_conns = 4;
+	env_init(&e, &o);
+	a = client(e.path);
+	n = key_line(l, 1);
+	xsend(a, l, n);
+	n = key_line(l, 2);
+	xsend(a, l, n);
+	xsend(a, "CLIENT_RANDOM 0102", 18);	/* no newline yet */
+	/* four more before the agent polls: all accepted in one go, the
+	 * fifth evicts a, whose bytes were never read */
+	for (int i = 0; i < 4; i++)
+		idle[i] = client(e.path);
+	TT_EQ_INT(settle(e.k), 2);
+	TT_CHECK(has_key(e.ks, 1));
+	TT_CHECK(has_key(e.ks, 2));
+	TT_EQ_INT(keysock_stats(e.k)->accepted, 5);
+	TT_EQ_INT(keysock_stats(e.k)->evicted, 1);
+	TT_EQ_INT(keysock_stats(e.k)->cut, 1);
+	TT_EQ_INT(keysock_stats(e.k)->rejected, 0);
+	TT_EQ_INT(keysock_nconns(e.k), 4);
+	errno = 0;
+	TT_CHECK(send(a, "x\n", 2, MSG_NOSIGNAL) == -1);
+	TT_EQ_INT(errno, EPIPE);
+	close(a);
+	for (int i = 0; i < 4; i++)
+		close(idle[i]);
+	settle(e.k);
+	TT_EQ_INT(keysock_nconns(e.k), 0);
+	env_fini(&e);
+}
+
+/* A client that delivered keys outlives a flood of idle connections;
+ * with every slot proven, the least recently active goes. */
+TT_TEST(eviction_spares_proven_clients)
+{
+	struct env e;
+	struct keysock_opts o;
+	int g, idle[40], p[4], late;
+	char l[256];
+
+	keysock_opts_default(&o);
+	o.max_conns = 4;
+	env_init(&e, &o);
+	g = client(e.path);
+	xsend(g, l, key_line(l, 10));
+	TT_EQ_INT(settle(e.k), 1);
+	for (int i = 0; i < 40; i++) {
+		idle[i] = client(e.path);
+		if (i % 8 == 7)
+			settle(e.k);
+	}
+	settle(e.k);
+	TT_EQ_INT(keysock_stats(e.k)->evicted, 41 - 4);
+	/* g is still connected: its next line arrives */
+	{
+		size_t n = key_line(l, 11);
+
+		TT_CHECK(send(g, l, n, MSG_NOSIGNAL) == (ssize_t)n);
+	}
+	TT_EQ_INT(settle(e.k), 1);
+	TT_CHECK(has_key(e.ks, 11));
+	for (int i = 0; i < 40; i++)
+		close(idle[i]);
+	settle(e.k);
+	TT_EQ_INT(keysock_nconns(e.k), 1);
+	/* three more proven clients: every slot proven; g is the least
+	 * recently active (p[] sent after it) and goes for a newcomer */
+	for (int i = 0; i < 3; i++) {
+		p[i] = client(e.path);
+		xsend(p[i], l, key_line(l, 20 + (unsigned)i));
+		TT_EQ_INT(settle(e.k), 1);
+	}
+	TT_EQ_INT(keysock_nconns(e.k), 4);
+	late = client(e.path);
+	settle(e.k);
+	TT_EQ_INT(keysock_stats(e.k)->evicted, 41 - 4 + 1);
+	errno = 0;
+	TT_CHECK(send(g, "x\n", 2, MSG_NOSIGNAL) == -1);
+	TT_EQ_INT(errno, EPIPE);
+	for (int i = 0; i < 3; i++) {
+		xsend(p[i], l, key_line(l, 30 + (unsigned)i));
+		close(p[i]);
+	}
+	xsend(late, l, key_line(l, 40));
+	close(late);
+	TT_EQ_INT(settle(e.k), 4);
+	TT_CHECK(has_key(e.ks, 30) && has_key(e.ks, 31) && has_key(e.ks, 32));
+	TT_CHECK(has_key(e.ks, 40));
+	TT_EQ_INT(keysock_stats(e.k)->cut, 0);
+	close(g);
+	env_fini(&e);
 }
 
 /* Peer credentials logged at connect; malformed lines warned without

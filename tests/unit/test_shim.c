@@ -43,9 +43,11 @@ static void cleanup(void)
 		abort();
 }
 
-/* Run argv with LD_PRELOAD=shim and env (NULL-terminated "K=V" list, the
- * rest of the environment dropped).  Returns the exit status, or -1. */
-static int run(char *const argv[], const char *const env[])
+/* Run argv with LD_PRELOAD=shim (unless !preload) and env (NULL-terminated
+ * "K=V" list, the rest of the environment dropped), stdout to out (NULL:
+ * /dev/null).  Returns the exit status, or -1. */
+static int run_out(char *const argv[], const char *const env[], int preload,
+		   const char *out)
 {
 	char pre[4200];
 	const char *e[16];
@@ -53,13 +55,15 @@ static int run(char *const argv[], const char *const env[])
 	pid_t pid;
 
 	snprintf(pre, sizeof(pre), "LD_PRELOAD=%s", shim);
-	e[n++] = pre;
+	if (preload)
+		e[n++] = pre;
 	for (int i = 0; env && env[i]; i++)
 		e[n++] = env[i];
 	e[n] = NULL;
 	pid = fork();
 	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
+		int null = out ? open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600) :
+				 open("/dev/null", O_WRONLY);
 
 		dup2(null, 1);
 		execve(argv[0], argv, (char *const *)e);
@@ -68,6 +72,11 @@ static int run(char *const argv[], const char *const env[])
 	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
 		return -1;
 	return WEXITSTATUS(st);
+}
+
+static int run(char *const argv[], const char *const env[])
+{
+	return run_out(argv, env, 1, NULL);
 }
 
 static char *slurp(const char *path, size_t *len)
@@ -212,6 +221,122 @@ TT_TEST(key_socket)
 	free(b);
 	keysock_free(k);
 	keystore_free(ks);
+	cleanup();
+}
+
+/* One write per handshake: each side's five TLS 1.3 lines go out
+ * together when its last one (CLIENT_TRAFFIC_SECRET_0) comes; TLS 1.2's
+ * one line at once. */
+TT_TEST(one_write_per_handshake)
+{
+	static const char *const variants[][2] = { { "-n", "6" },
+						   { "-1", NULL } };
+
+	paths();
+	for (size_t v = 0; v < ARRAY_SIZE(variants); v++) {
+		char keys[128], cnt[128], env1[160], *a, *c;
+		char *argv[] = { tool, "-n", "6", "-c", cnt, NULL, NULL, NULL };
+		const char *env[] = { env1, NULL };
+		unsigned long sent = 0, dropped = 1, writes = 0;
+
+		snprintf(keys, sizeof(keys), "%s/k%zu.log", tdir, v);
+		snprintf(cnt, sizeof(cnt), "%s/c%zu", tdir, v);
+		snprintf(env1, sizeof(env1), "SSLKEYLOGFILE=%s", keys);
+		argv[5] = (char *)variants[v][0];
+		argv[6] = (char *)variants[v][1];
+		if (v == 1)
+			argv[6] = NULL;
+		TT_EQ_INT(run(argv, env), 0);
+		a = slurp(keys, NULL);
+		c = slurp(cnt, NULL);
+		TT_CHECK(sscanf(c, "sent %lu dropped %lu writes %lu", &sent,
+				&dropped, &writes) == 3);
+		TT_EQ_INT(sent, (unsigned long)count_lines(a));
+		TT_EQ_INT(dropped, 0);
+		if (v == 0) {
+			TT_EQ_INT(sent, 6 * 2 * 5);
+			TT_EQ_INT(writes, 6 * 2);	/* one per side */
+		} else {
+			TT_EQ_INT(sent, 6 * 2);
+			TT_EQ_INT(writes, 6 * 2);
+		}
+		free(a);
+		free(c);
+	}
+	cleanup();
+}
+
+/* A handshake that stops half-way: the lines held for it go out at exit,
+ * to the file and to the key socket. */
+TT_TEST(held_lines_out_at_exit)
+{
+	struct keysock_opts o;
+	struct keystore *ks = keystore_new(1000);
+	struct keysock *k;
+	char keys[128], app[128], sock[128], env1[160], *a, *b;
+	char *argv[] = { tool, "-h", "-a", app, NULL };
+	const char *env[] = { env1, NULL };
+	struct pollfd p;
+
+	paths();
+	snprintf(keys, sizeof(keys), "%s/keys.log", tdir);
+	snprintf(app, sizeof(app), "%s/app.log", tdir);
+	snprintf(env1, sizeof(env1), "SSLKEYLOGFILE=%s", keys);
+	TT_EQ_INT(run(argv, env), 0);
+	a = slurp(keys, NULL);
+	b = slurp(app, NULL);
+	/* the server's handshake secrets, exporter and traffic secret */
+	TT_EQ_INT(count_lines(b), 4);
+	TT_CHECK(!strstr(b, "CLIENT_TRAFFIC_SECRET_0"));
+	TT_CHECK(same_lines(a, b));
+	free(a);
+	free(b);
+	snprintf(sock, sizeof(sock), "%s/keys.sock", tdir);
+	snprintf(env1, sizeof(env1), "TAPIR_KEY_SOCKET=%s", sock);
+	keysock_opts_default(&o);
+	o.path = sock;
+	k = keysock_new(ks, &o);
+	TT_REQUIRE(k);
+	TT_EQ_INT(run(argv, env), 0);
+	p.fd = keysock_fd(k);
+	p.events = POLLIN;
+	while (poll(&p, 1, 100) == 1)
+		keysock_poll(k);
+	TT_EQ_INT(keysock_stats(k)->lines, 4);
+	TT_EQ_INT(keysock_stats(k)->rejected, 0);
+	keysock_free(k);
+	keystore_free(ks);
+	cleanup();
+}
+
+/* The shim answers __sprintf_chk("%02x") itself (OpenSSL's key log
+ * formatting): what the program gets is glibc's output, byte for byte,
+ * for every value and for the formats it hands on. */
+TT_TEST(sprintf_chk_output_unchanged)
+{
+	char o[3][128], env1[160], *a, *b, *c;
+	char *argv[] = { tool, "-H", NULL };
+	const char *env[] = { env1, NULL };
+
+	paths();
+	for (int i = 0; i < 3; i++)
+		snprintf(o[i], sizeof(o[i]), "%s/hex%d", tdir, i);
+	snprintf(env1, sizeof(env1), "SSLKEYLOGFILE=%s/keys.log", tdir);
+	TT_EQ_INT(run_out(argv, NULL, 0, o[0]), 0);	/* no shim */
+	TT_EQ_INT(run_out(argv, env, 1, o[1]), 0);	/* shim exporting */
+	TT_EQ_INT(run_out(argv, NULL, 1, o[2]), 0);	/* shim idle */
+	a = slurp(o[0], NULL);
+	b = slurp(o[1], NULL);
+	c = slurp(o[2], NULL);
+	TT_CHECK(strlen(a) > 600);
+	TT_CHECK(!strncmp(a, "000102", 6));
+	TT_CHECK(strstr(a, "fdfeff100101"));	/* 253..257 */
+	TT_CHECK(strstr(a, "|07| 7|AB|ok|-5|00ff"));
+	TT_EQ_STR(b, a);
+	TT_EQ_STR(c, a);
+	free(a);
+	free(b);
+	free(c);
 	cleanup();
 }
 

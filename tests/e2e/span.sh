@@ -200,7 +200,7 @@ tls13v6() {
 h2() {	# nginx's HTTP/2 ports: 10443 TLS 1.3, 10444 TLS 1.2 (scripts/lab.sh)
 	local p
 	for p in 10443 10444; do
-		gt_curl --http 2 --parallel 10 --opt=--resolve --opt="$H:$p:$LAB_SRV4" \
+		gt_curl --http 2 --opt=--resolve --opt="$H:$p:$LAB_SRV4" \
 			"GET https://$H:$p/5m.bin" "GET https://$H:$p/1k.bin" \
 			"POST https://$H:$p/upload $(W 1m.bin)" "GET https://$H:$p/no/such" || return 1
 	done

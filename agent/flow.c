@@ -46,7 +46,11 @@
  *    gap in a request is reported before the response bytes that follow
  *    it, and a response captured before its request's last segment still
  *    follows it.  After each push both directions are kicked; a wait cycle
- *    (each waits for the other) lets the client's bytes go first.
+ *    (each waits for the other) lets the client's bytes go first.  When
+ *    the peer's stream is not placed yet but this direction's SYN was
+ *    seen (the SYN-ACK or the SYN came late), the data waits for it
+ *    (push_raw); past the reordering tolerance (reasm_peer_overdue) the
+ *    peer is anchored at its lowest ACK, or the data is forced.
  *  - a direction with no SYN whose peer's SYN was seen starts at the
  *    peer's lowest ACK (reasm_anchor_at_ack): its first bytes may come
  *    late (reordered) or never (a gap), but are not skipped silently.
@@ -538,21 +542,25 @@ struct flow_table *flow_table_new(const struct flow_table_opts *o,
 
 /* Data sent by dir acknowledges the peer's bytes up to ack: it was sent
  * after they arrived, so it is delivered after them (reasm.c queues it
- * until then).  0 when there is no such constraint. */
-static uint64_t causal_need(const struct flow *f, int dir, uint32_t ack)
+ * until then).  When the peer's stream is not placed yet but will be
+ * (dir's SYN was seen, so the peer's SYN-ACK or first data is still to
+ * come: reordered), the data waits for that too (push_raw), bounded by
+ * reasm_peer_overdue. */
+static void set_causal_need(struct flow *f, int dir, const struct seg *s)
 {
+	struct reasm *r = &f->rs[dir];
 	const struct reasm *p = &f->rs[!dir];
-	int64_t need;
 
-	if (!p->have_isn || p->ended)
-		return 0;
-	need = reasm_seq_off(p, ack);
-	if (p->fin_seen && need > (int64_t)p->fin_off)
-		need = (int64_t)p->fin_off;
-	if (need <= (int64_t)p->next ||
-	    need - (int64_t)p->next > (int64_t)f->rs[dir].window_max)
-		return 0;
-	return (uint64_t)need;
+	r->push_need = 0;
+	r->push_raw = false;
+	if (!(s->flags & TCPF_ACK) || (!s->len && !(s->flags & TCPF_FIN)))
+		return;
+	if (!p->have_isn && !p->ended && r->syn_seen && s->len) {
+		r->push_raw = true;
+		r->push_ack = s->ack;
+		return;
+	}
+	r->push_need = reasm_need_of_ack(p, s->ack, r->window_max);
 }
 
 /* Deliver whatever waited for the other direction and may go now; break
@@ -613,12 +621,15 @@ int flow_table_push(struct flow_table *t, const struct seg *s)
 	if (!f->rs[dir].have_isn && !(s->flags & TCPF_SYN) &&
 	    f->rs[!dir].syn_seen && (s->len || (s->flags & TCPF_FIN)))
 		reasm_anchor_at_ack(&f->rs[dir]);
-	f->rs[dir].push_need = (s->flags & TCPF_ACK) &&
-			       (s->len || (s->flags & TCPF_FIN)) ?
-			       causal_need(f, dir, s->ack) : 0;
+	set_causal_need(f, dir, s);
 	reasm_push(&f->rs[dir], s->seq, s->flags, s->payload, s->len,
 		   s->ts_ns);
 	f->rs[dir].push_need = 0;
+	f->rs[dir].push_raw = false;
+	for (int d = 0; d < 2; d++)
+		if (reasm_peer_overdue(&f->rs[d], s->ts_ns) &&
+		    !reasm_anchor_at_ack(&f->rs[!d]))
+			reasm_force_one(&f->rs[d], s->ts_ns);
 	if (s->flags & TCPF_RST)
 		reasm_flush(&f->rs[!dir], REASM_END_RST, s->ts_ns);
 	causal_kick(f, s->ts_ns);

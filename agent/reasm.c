@@ -63,7 +63,9 @@
  *    a span port) then still pairs them right.  Giving up on a hole
  *    (window, memcap, flush, ack tolerance) delivers waiting data too;
  *    a wait cycle is broken by the flow (reasm_force_one); both counted
- *    in stats.order_forced.
+ *    in stats.order_forced.  A peer with no isn yet: segments pushed with
+ *    push_raw keep the raw ACK and wait until the peer is placed, then
+ *    get their need (peer_ready); reasm_peer_overdue bounds that wait.
  *  - acknowledged bytes the capture has not shown: a hole below the
  *    peer's ACK becomes a gap only after REORDER_ACKS more such ACKs or
  *    REORDER_NS of capture time (reordering tolerance); the late copy, if
@@ -92,6 +94,8 @@ struct reasm_seg {
 	uint64_t need;		/* peer offset it waits for (causal order) */
 	uint32_t len;
 	uint32_t alloc;		/* payload bytes allocated (charged) */
+	uint32_t ack;		/* raw: the sender's ACK, need not known yet */
+	bool raw;
 	uint8_t data[];
 };
 
@@ -176,8 +180,7 @@ static void q_free(struct reasm *r, struct reasm_seg *s)
 /* Insert a copy of [off, off + n) before `before` (NULL: at the tail).
  * 0, or -ENOMEM when the memcap or malloc refuses. */
 static int queue_insert(struct reasm *r, struct reasm_seg *before,
-			uint64_t off, const uint8_t *p, uint32_t n,
-			uint64_t need)
+			uint64_t off, const uint8_t *p, uint32_t n)
 {
 	struct reasm_seg *s;
 
@@ -189,7 +192,9 @@ static int queue_insert(struct reasm *r, struct reasm_seg *before,
 		return -1;
 	}
 	s->off = off;
-	s->need = need;
+	s->need = r->push_need;
+	s->raw = r->push_raw;
+	s->ack = r->push_ack;
 	s->len = n;
 	s->alloc = n;
 	memcpy(s->data, p, n);
@@ -268,15 +273,43 @@ static void check_fin(struct reasm *r, uint64_t ts)
 		end_stream(r, REASM_END_FIN, ts);
 }
 
+uint64_t reasm_need_of_ack(const struct reasm *p, uint32_t ack,
+			   uint32_t window)
+{
+	int64_t need;
+
+	if (!p->have_isn || p->ended)
+		return 0;
+	need = seq_to_off(p, ack);
+	if (p->fin_seen && need > (int64_t)p->fin_off)
+		need = (int64_t)p->fin_off;
+	if (need <= (int64_t)p->next || need - (int64_t)p->next > window)
+		return 0;
+	return (uint64_t)need;
+}
+
+/* May queued segment s go as far as the peer is concerned?  A raw one
+ * waits for the peer's isn, then gets its need. */
+static bool peer_ready(const struct reasm *r, struct reasm_seg *s)
+{
+	if (s->raw) {
+		if (r->peer && !r->peer->ended && !r->peer->have_isn)
+			return false;
+		s->raw = false;
+		s->need = r->peer ? reasm_need_of_ack(r->peer, s->ack,
+						      r->window_max) : 0;
+	}
+	return s->need <= peer_at(r);
+}
+
 /* Deliver queued segments that became in order and whose peer bytes were
  * delivered (all of them, up to offset `force`, regardless of the peer). */
 static void drain_to(struct reasm *r, uint64_t force, uint64_t ts)
 {
 	struct reasm_seg *s;
-	uint64_t pa = peer_at(r);
 
 	while ((s = r->q) && s->off <= r->next &&
-	       (s->need <= pa || s->off < force)) {
+	       (s->off < force || peer_ready(r, s))) {
 		uint64_t skip = r->next - s->off;	/* 0 by invariant */
 
 		q_unlink(r, s);
@@ -385,9 +418,10 @@ static void push_data(struct reasm *r, uint64_t off, const uint8_t *p,
 		}
 		pe = s ? MIN(end, s->off) : end;
 		new_any = true;
-		if (cur > r->next || r->push_need > peer_at(r)) {
+		if (cur > r->next || r->push_raw ||
+		    r->push_need > peer_at(r)) {
 			if (!queue_insert(r, s, cur, p + (cur - off),
-					  (uint32_t)(pe - cur), r->push_need)) {
+					  (uint32_t)(pe - cur))) {
 				queued_any = true;
 				cur = pe;
 				continue;
@@ -549,6 +583,25 @@ bool reasm_anchor_at_ack(struct reasm *r)
 	r->isn = r->ack_hint;
 	r->have_isn = true;
 	r->next = 0;
+	return true;
+}
+
+bool reasm_peer_overdue(struct reasm *r, uint64_t ts_ns)
+{
+	bool stalled = !r->ended && r->q && r->q->off <= r->next &&
+		       r->q->raw && r->peer && !r->peer->have_isn &&
+		       !r->peer->ended;
+
+	if (!stalled) {
+		r->raw_strikes = 0;
+		return false;
+	}
+	if (!r->raw_strikes++)
+		r->raw_first_ns = ts_ns;
+	if (r->raw_strikes <= REORDER_ACKS &&
+	    (int64_t)(ts_ns - r->raw_first_ns) < REORDER_NS)
+		return false;
+	r->raw_strikes = 0;
 	return true;
 }
 

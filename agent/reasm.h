@@ -69,6 +69,14 @@ struct reasm {
 	const struct reasm *peer;
 	uint64_t push_need;
 	uint64_t fin_need;
+	/* The peer has no isn yet, but will (this stream's SYN was seen):
+	 * the segment being pushed waits until the peer's stream is placed,
+	 * then push_ack becomes its need.  How long the first such segment
+	 * has waited (reasm_peer_overdue). */
+	bool push_raw;
+	uint32_t push_ack;
+	uint32_t raw_strikes;
+	uint64_t raw_first_ns;
 	/* A hole acknowledged by the peer: how many ACKs have covered it,
 	 * and since when (reordering tolerance before it becomes a gap). */
 	uint32_t ack_strikes;
@@ -95,6 +103,16 @@ void reasm_ack(struct reasm *r, uint32_t ack, uint64_t ts_ns);
  * peer's SYN was seen, this stream's first byte is the one the peer
  * acknowledged first).  False when there is nothing to anchor on. */
 bool reasm_anchor_at_ack(struct reasm *r);
+/* The peer offset that data acknowledging `ack` waits for: 0 when there
+ * is no constraint (the peer has no isn, ended, or ack is at or below
+ * what it delivered, or implausibly far ahead of it: more than window). */
+uint64_t reasm_need_of_ack(const struct reasm *peer, uint32_t ack,
+			   uint32_t window);
+/* r's next bytes wait for a peer that still has no isn (push_raw), for
+ * more than the reordering tolerance (REORDER_ACKS calls or REORDER_NS of
+ * capture time, counted by calls to this function): the caller should
+ * place the peer's stream (reasm_anchor_at_ack) or force. */
+bool reasm_peer_overdue(struct reasm *r, uint64_t ts_ns);
 /* Deliver what waited for the peer and may go now.  True on progress. */
 bool reasm_kick(struct reasm *r, uint64_t ts_ns);
 /* In order but waiting for the peer (data or the FIN). */

@@ -39,6 +39,7 @@ static void app_log(struct app *a, int dir, const char *p, size_t n)
 
 struct env {
 	int opens, closes;
+	struct app *cur;	/* the last opened, while open */
 	struct app last_closed;
 	bool last_closed_certain;
 	uint16_t last_closed_sport;
@@ -52,6 +53,7 @@ static void *app_open(void *ctx, struct flow *f)
 	e->opens++;
 	if (a)
 		a->f = f;
+	e->cur = a;
 	return a;
 }
 
@@ -62,6 +64,8 @@ static void app_close(void *ctx, struct flow *f, void *p)
 
 	e->closes++;
 	TT_CHECK(a && a->f == f);
+	if (e->cur == a)
+		e->cur = NULL;
 	if (a) {
 		e->last_closed = *a;
 		free(a);
@@ -576,6 +580,79 @@ TT_TEST(synack_lost)
 	flow_table_flush_all(t, SEC);
 	TT_EQ_STR(log_str(&e.last_closed), ">GET<{gap}<tail");
 	TT_EQ_INT(e.last_closed.gaps[1], 4);
+	flow_table_free(t);
+}
+
+/* The server's response is captured before the client's SYN and its
+ * request (a span port reordering heavily): the response waits until the
+ * client stream is placed (the late SYN), then follows its request. */
+TT_TEST(response_before_syn)
+{
+	struct env e = { 0 };
+	struct flow_table *t = mktable(&e, NULL, 10);
+
+	TT_REQUIRE(t);
+	push(t, mk(7, 40000, 1, 80, 0, TCPF_SYN | A, 5000, 1001, NULL, SEC));
+	push(t, mk(7, 40000, 1, 80, 1, A, 1001, 5001, NULL, SEC));
+	push(t, mk(7, 40000, 1, 80, 0, PA, 5001, 1004, "200", SEC));
+	push(t, mk(7, 40000, 1, 80, 1, TCPF_SYN, 1000, 0, NULL, SEC));
+	push(t, mk(7, 40000, 1, 80, 1, PA, 1001, 5001, "GET", SEC));
+	flow_table_flush_all(t, SEC);
+	TT_EQ_STR(log_str(&e.last_closed), ">GET<200");
+	TT_EQ_INT(e.last_closed.gaps[0] + e.last_closed.gaps[1], 0);
+	flow_table_free(t);
+}
+
+/* A TLS 1.2 shape: the client's second flight (it acks the server's
+ * first) is captured before the SYN-ACK and the server's flight.  It waits
+ * for the server stream to be placed and then for the bytes it acks. */
+TT_TEST(client_flight_before_synack)
+{
+	struct env e = { 0 };
+	struct flow_table *t = mktable(&e, NULL, 10);
+
+	TT_REQUIRE(t);
+	push(t, mk(7, 40000, 1, 80, 1, TCPF_SYN, 1000, 0, NULL, SEC));
+	push(t, mk(7, 40000, 1, 80, 1, PA, 1001, 5001, "CH", SEC));
+	push(t, mk(7, 40000, 1, 80, 1, PA, 1003, 5004, "KX", SEC));
+	TT_EQ_STR(log_str(e.cur), "");
+	push(t, mk(7, 40000, 1, 80, 0, TCPF_SYN | A, 5000, 1001, NULL, SEC));
+	TT_EQ_STR(log_str(e.cur), ">CH");
+	push(t, mk(7, 40000, 1, 80, 0, PA, 5001, 1003, "SH!", SEC));
+	push(t, mk(7, 40000, 1, 80, 0, PA, 5004, 1005, "OK", SEC));
+	flow_table_flush_all(t, SEC);
+	TT_EQ_STR(log_str(&e.last_closed), ">CH<SH!>KX<OK");
+	TT_EQ_INT(e.last_closed.gaps[0] + e.last_closed.gaps[1], 0);
+	flow_table_free(t);
+}
+
+/* The SYN-ACK never comes and the server stays silent: the client's data
+ * waits only for the reordering tolerance (16 segments), then the server
+ * stream is placed at the client's lowest ack and the data goes, long
+ * before the flow ends. */
+TT_TEST(synack_lost_server_silent)
+{
+	struct env e = { 0 };
+	struct flow_table *t = mktable(&e, NULL, 10);
+	char want[64] = "";
+
+	TT_REQUIRE(t);
+	push(t, mk(7, 40000, 1, 80, 1, TCPF_SYN, 1000, 0, NULL, SEC));
+	for (uint32_t i = 0; i < 20; i++) {
+		push(t, mk(7, 40000, 1, 80, 1, PA, 1001 + i, 5001, "u", SEC));
+		if (i == 2)
+			TT_EQ_STR(log_str(e.cur), "");
+	}
+	for (int i = 0; i < 20; i++)
+		strcat(want, ">u");
+	TT_REQUIRE(e.cur);
+	TT_EQ_STR(log_str(e.cur), want);
+	TT_EQ_INT(e.closes, 0);
+	/* the server's first bytes then land at offset 0 */
+	push(t, mk(7, 40000, 1, 80, 0, PA, 5001, 1021, "ok", SEC));
+	flow_table_flush_all(t, SEC);
+	strcat(want, "<ok");
+	TT_EQ_STR(log_str(&e.last_closed), want);
 	flow_table_free(t);
 }
 

@@ -35,70 +35,16 @@
 #include "span.h"
 #include "span.skel.h"
 #include "frames.h"
+#include "ring.h"
 
 _Static_assert(sizeof(struct tapir_event) == TAPIR_EVENT_SIZE, "event layout");
 _Static_assert(sizeof(struct tapir_counters) == TAPIR_COUNTERS_SIZE, "counters");
 
-#define MAX_EV 64
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-struct got_ev {
-	struct tapir_event h;
-	uint8_t data[TAPIR_CHUNK_MAX];
-	size_t rec_size;
-};
-
 static struct span_bpf *skel;
-static struct ring_buffer *rb;
-static struct got_ev got[MAX_EV];
-static int ngot;
-
-static int on_event(void *ctx __attribute__((unused)), void *data, size_t size)
-{
-	struct got_ev *g;
-
-	if (ngot == MAX_EV || size < sizeof(struct tapir_event))
-		return 0;
-	g = &got[ngot++];
-	memcpy(&g->h, data, sizeof(g->h));
-	g->rec_size = size;
-	if (g->h.len <= size - sizeof(g->h))
-		memcpy(g->data, (uint8_t *)data + sizeof(g->h), g->h.len);
-	return 0;
-}
-
-static void drain(void)
-{
-	ngot = 0;
-	ring_buffer__consume(rb);
-}
 
 static struct tapir_counters counters(void)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	struct tapir_counters per[ncpu], sum;
-	uint32_t zero = 0;
-
-	memset(&sum, 0, sizeof(sum));
-	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.counters), &zero, per))
-		return sum;
-	for (int c = 0; c < ncpu; c++) {
-		uint64_t *s = (uint64_t *)&sum, *p = (uint64_t *)&per[c];
-		for (size_t i = 0; i < sizeof(sum) / 8; i++)
-			s[i] += p[i];
-	}
-	return sum;
-}
-
-static void clear_map(struct bpf_map *m)
-{
-	uint8_t key[64], next[64];
-	int fd = bpf_map__fd(m);
-
-	while (!bpf_map_get_next_key(fd, NULL, next)) {
-		memcpy(key, next, sizeof(key));
-		bpf_map_delete_elem(fd, key);
-	}
+	return sum_counters(bpf_map__fd(skel->maps.counters));
 }
 
 /* Fresh state for a case: every filter off, counters 0, ring empty. */

@@ -152,6 +152,12 @@ void call_error(struct call *c, const char *fmt, ...)
 	for (size_t i = 0; i < c->nerrors; i++)
 		if (!strcmp(c->errors[i], buf))
 			return;
+	/* a bound on what hostile input can pile onto one call: the last
+	 * slot says that more were dropped */
+	if (c->nerrors >= CALL_MAX_ERRORS)
+		return;
+	if (c->nerrors == CALL_MAX_ERRORS - 1)
+		snprintf(buf, sizeof(buf), "more errors (not recorded)");
 	if (c->nerrors == c->cap_errors) {
 		size_t ncap = c->cap_errors ? c->cap_errors * 2 : 4;
 		char **p = realloc(c->errors, ncap * sizeof(*p));

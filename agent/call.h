@@ -55,6 +55,9 @@ struct call_tls {
 	char reason[96];	/* why not decrypted, "" if decrypted */
 };
 
+#define CALL_MAX_ERRORS 32	/* distinct errors kept per call, the last
+				 * one "more errors (not recorded)" */
+
 /* gRPC facts of a call (grpc.c fills them from DATA and trailers).
  * Index 0 is the request direction, 1 the response direction. */
 #define CALL_GRPC_SIZES 64	/* message sizes recorded per direction */

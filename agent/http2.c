@@ -63,6 +63,12 @@
  *   "request not seen (capture started mid-connection)"
  *   "PUSH_PROMISE not seen (capture started mid-connection)"
  *   "trailers without END_STREAM in request|response",
+ *   "another header block after trailers in request|response (not recorded)"
+ *       (a stream carries at most one trailer block per side, so repeated
+ *       blocks cannot grow a call without bound; they are still decoded to
+ *       keep HPACK in step),
+ *   "NUL, CR or LF in header field NAME (field not recorded)"
+ *       (RFC 9113 8.2.1: malformed; never cut at the NUL),
  *   "invalid :status", "duplicate pseudo-header NAME",
  *   "unknown pseudo-header NAME", "misplaced pseudo-header NAME"
  *   "gRPC message truncated in request|response"
@@ -129,7 +135,7 @@ enum {
 enum h2_state { S_PREFACE, S_FHDR, S_PRE, S_CONTENT, S_PAD, S_LOST };
 
 /* What a header block decodes into. */
-enum h2_target { T_DISCARD, T_REQ, T_RESP, T_TRAILERS, T_PUSH };
+enum h2_target { T_DISCARD, T_REQ, T_RESP, T_TRAILERS, T_PUSH, T_EXTRA };
 
 static const uint8_t preface[24] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 static const char *const side_name[2] = { "request", "response" };
@@ -147,6 +153,7 @@ struct h2_stream {
 	struct call *c;
 	bool ended[2];		/* that side will send nothing more */
 	bool hdrs[2];		/* that side's (final) headers were seen */
+	bool trailers[2];	/* that side's trailer block was seen */
 	bool grpc[2];
 	struct grpc_deframer gd[2];
 	struct h2_stream *prev, *next;	/* open list, creation order */
@@ -666,9 +673,17 @@ static void on_field(struct hctx *x, const uint8_t *n, size_t nl,
 	struct call *c;
 	bool req;
 
-	if (x->t == T_DISCARD)
+	if (x->t == T_DISCARD || x->t == T_EXTRA)
 		return;
 	c = x->s->c;
+	/* the record's strings end at a NUL: such a field is left out, and
+	 * said so, rather than cut */
+	if (memchr(v, 0, vl) || memchr(v, '\r', vl) || memchr(v, '\n', vl) ||
+	    memchr(n, 0, nl)) {
+		call_error(c, "NUL, CR or LF in header field %.*s (field not recorded)",
+			   (int)strnlen((const char *)n, MIN(nl, 32)), n);
+		return;
+	}
 	req = x->t == T_REQ || x->t == T_PUSH;
 	if (nl && n[0] == ':') {
 		if (x->t == T_TRAILERS || x->regular) {
@@ -800,6 +815,11 @@ static int headers_target(struct h2_conn *h, int dir, uint32_t sid,
 			return -1;
 		}
 		*sp = s;
+		if (s->trailers[dir]) {
+			call_error(s->c, "another header block after trailers in %s (not recorded)",
+				   side_name[dir]);
+			return T_EXTRA;
+		}
 		return s->hdrs[dir] ? T_TRAILERS : dir ? T_RESP : T_REQ;
 	}
 	/* not open: in flight after a reset / GOAWAY, new, or misuse */
@@ -882,7 +902,7 @@ static void block_decode(struct h2_conn *h, int dir, const uint8_t *in,
 	x.s = s;
 	x.t = s ? (enum h2_target)t : T_DISCARD;
 	x.dir = dir;
-	if (s)
+	if (s && t != T_EXTRA)
 		x.m = (t == T_RESP || (t == T_TRAILERS && dir == 1)) ?
 		      &s->c->resp : &s->c->req;
 	if (d->hpack_unknown) {
@@ -891,7 +911,7 @@ static void block_decode(struct h2_conn *h, int dir, const uint8_t *in,
 	} else {
 		int r = inflate_block(h, dir, in, len, &x, &msg);
 
-		if (r && s && (r == -E2BIG || !h->midstream))
+		if (r && x.m && (r == -E2BIG || !h->midstream))
 			http_msg_drop_fields(x.m, t == T_TRAILERS);
 		if (r == -E2BIG) {
 			conn_break(h, LIMIT "decoded headers of stream %u exceed max_header_bytes (%u)",
@@ -913,7 +933,8 @@ static void block_decode(struct h2_conn *h, int dir, const uint8_t *in,
 			d->inf = NULL;
 			if (s) {
 				call_error(s->c, "%s", HPACK_UNKNOWN);
-				http_msg_drop_fields(x.m, t == T_TRAILERS);
+				if (x.m)
+					http_msg_drop_fields(x.m, t == T_TRAILERS);
 				x.grpc = x.interim = false;
 			}
 		}
@@ -953,6 +974,7 @@ static void block_decode(struct h2_conn *h, int dir, const uint8_t *in,
 			s->grpc[1] = s->c->grpc.present = true;
 		break;
 	case T_TRAILERS:
+		s->trailers[dir] = true;
 		if (!d->blk_es)
 			call_error(s->c, "trailers without END_STREAM in %s",
 				   side_name[dir]);

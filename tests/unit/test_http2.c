@@ -1488,6 +1488,70 @@ static void gen_raw(struct gen *g, int dir, const char *text)
 	g->delivered[dir] = g->w[dir].n;	/* HTTP/1 part: not for the peer */
 }
 
+/* A stream carries one trailer block per side: a flood of further blocks
+ * (no END_STREAM) is decoded for HPACK's sake but not kept, so memory
+ * stays bounded; a NUL/CR/LF in a field leaves the field out, said so.
+ * Both grew or cut silently before. */
+TT_TEST(hostile_trailers_and_nul)
+{
+	struct bld *c = bld_new(true), *s = bld_new(false);
+	static const nghttp2_nv trl[] = { NV("x-t", "v") };
+	static const nghttp2_nv nul[] = { NV(":method", "GET"), NV(":scheme", "https"),
+					  NV(":authority", "a"), NV(":path", "/"),
+					  NV("x-ok", "1"), NV("x-bad", "a\0b"),
+					  NV("x-cr", "a\rb") };
+	uint8_t blk[256];
+	size_t n;
+	char *got;
+
+	req_headers(c, 1, 4);
+	for (int i = 0; i < 5000; i++) {
+		n = hpack(c, blk, sizeof(blk), trl, 1);
+		frame(c, (uint32_t)n, 1, 4, 1, blk, n);	/* trailers, no ES */
+	}
+	n = hpack(c, blk, sizeof(blk), trl, 1);
+	frame(c, (uint32_t)n, 1, 5, 1, blk, n);		/* the last with ES */
+	n = hpack(s, blk, sizeof(blk), resp_nv, 1);
+	frame(s, (uint32_t)n, 1, 5, 1, blk, n);
+	got = run_bld(c, s, NULL);
+	EQS(got, "1 calls\n#1 GET / @a 200 QS qt=x-t:v"
+		 " !trailers without END_STREAM in request"
+		 "|another header block after trailers in request (not recorded)\n");
+	free(got);
+	bld_free(c);
+	bld_free(s);
+
+	c = bld_new(true);
+	s = bld_new(false);
+	n = hpack(c, blk, sizeof(blk), nul, ARRAY_SIZE(nul));
+	frame(c, (uint32_t)n, 1, 5, 1, blk, n);
+	n = hpack(s, blk, sizeof(blk), resp_nv, 1);
+	frame(s, (uint32_t)n, 1, 5, 1, blk, n);
+	got = run_bld(c, s, NULL);
+	EQS(got, "1 calls\n#1 GET / @a 200 QS qh=x-ok:1"
+		 " !NUL, CR or LF in header field x-bad (field not recorded)"
+		 "|NUL, CR or LF in header field x-cr (field not recorded)\n");
+	free(got);
+	bld_free(c);
+	bld_free(s);
+}
+
+/* Distinct errors on one call stop at CALL_MAX_ERRORS, the last slot
+ * saying so. */
+TT_TEST(call_errors_bounded)
+{
+	struct call *c = call_new(NULL);
+
+	TT_REQUIRE(c);
+	for (int i = 0; i < 1000; i++)
+		call_error(c, "error %d", i);
+	TT_EQ_INT(c->nerrors, CALL_MAX_ERRORS);
+	EQS(c->errors[0], "error 0");
+	EQS(c->errors[CALL_MAX_ERRORS - 2], "error 30");
+	EQS(c->errors[CALL_MAX_ERRORS - 1], "more errors (not recorded)");
+	call_free(c);
+}
+
 TT_TEST(h2c_upgrade)
 {
 	struct gen g;

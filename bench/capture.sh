@@ -33,7 +33,10 @@
 #      to CPU 1 (both runs pinned alike).
 #   4. ring bursts: 50 parallel unlimited downloads (10 x 5 MB, 40 smaller)
 #      at each ring size of BENCH_RINGS, lost events, tuned and pre-tuning.
-# BENCH_PARTS picks sections (default "cost rate latency burst").
+# BENCH_PARTS picks sections (default "cost rate latency burst");
+# BENCH_TAPIR_OPTS adds options to every tapir it starts (experiments:
+# "--port 9999" runs the hooks with nothing matching); TAPIR=PROG runs
+# another program in tapir's place (it must print "capturing on" to stderr).
 # The machine is shared: figures move between runs; the spread is printed.
 # Owns: the lab, the tapir processes it starts (stopped by PID),
 # kernel.bpf_stats_enabled (restored on exit).
@@ -74,7 +77,7 @@ head -c $((256 << 20)) /dev/urandom >"$BIG" || exit 1
 sysctl -qw kernel.bpf_stats_enabled=1
 
 t_start() {	# t_start OUT ERR [opts]; at nice $NICE like dist/tapir.service
-	ip netns exec "$LAB_B" ${AGENT_PIN:+taskset -c "$AGENT_PIN"} nice -n "$NICE" "$TAPIR" capture -i p0,p1 --hash-bodies -o "$1" "${@:3}" 2>"$2" &
+	ip netns exec "$LAB_B" ${AGENT_PIN:+taskset -c "$AGENT_PIN"} nice -n "$NICE" "$TAPIR" capture -i p0,p1 --hash-bodies -o "$1" ${BENCH_TAPIR_OPTS:-} "${@:3}" 2>"$2" &
 	tpid=$!
 	for ((i = 0; i < 100; i++)); do grep -q 'capturing on' "$2" && return 0; sleep 0.05; done
 	return 1

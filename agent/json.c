@@ -156,54 +156,77 @@ bool utf8_valid(const uint8_t *p, size_t n)
 	return true;
 }
 
+/* Does any of the 8 bytes at p need escaping (< 0x20, >= 0x80, '"' or
+ * '\\')?  The usual SWAR tests: for each byte, (v - k) & ~v & 0x80 has
+ * the top bit set only if some byte of v is below k (k <= 0x80), so a
+ * zero result is exact for "none is". */
+static inline bool word_needs_escape(const uint8_t *p)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = ones * 0x80;
+	uint64_t x, q, bs;
+
+	memcpy(&x, p, 8);
+	q = x ^ (ones * '"');
+	bs = x ^ (ones * '\\');
+	return (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) |
+		((bs - ones) & ~bs) | x) & high;
+}
+
+static inline bool byte_plain(uint8_t c)
+{
+	return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
+/* Plain bytes are copied straight into room reserved up front (n + 2: a
+ * record's strings are mostly short and plain); each byte that needs
+ * more reserves room for its escape and the rest. */
 void jbuf_str(struct jbuf *b, const uint8_t *p, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t i = 0;
+	size_t i = 0, k;
+	char *o;
 
 	jb_reserve(b, n + 2);
-	b->p[b->len++] = '"';
-	while (i < n) {
-		size_t run = i;
-		/* copy the longest run that needs no escaping in one go */
-		while (run < n && p[run] >= 0x20 && p[run] < 0x80 &&
-		       p[run] != '"' && p[run] != '\\')
-			run++;
-		if (run > i) {
-			jb_put(b, (const char *)p + i, run - i);
-			i = run;
-			continue;
+	o = b->p + b->len;
+	*o++ = '"';
+	for (;;) {
+		while (i + 8 <= n && !word_needs_escape(p + i)) {
+			memcpy(o, p + i, 8);
+			o += 8;
+			i += 8;
 		}
+		while (i < n && byte_plain(p[i]))
+			*o++ = (char)p[i++];
+		if (i == n)
+			break;
+		b->len = (size_t)(o - b->p);
+		jb_reserve(b, 6 + (n - i) + 1);
+		o = b->p + b->len;
 		uint8_t c = p[i];
-		char esc[8];
 		switch (c) {
-		case '"': jb_put(b, "\\\"", 2); i++; continue;
-		case '\\': jb_put(b, "\\\\", 2); i++; continue;
-		case '\n': jb_put(b, "\\n", 2); i++; continue;
-		case '\r': jb_put(b, "\\r", 2); i++; continue;
-		case '\t': jb_put(b, "\\t", 2); i++; continue;
+		case '"': *o++ = '\\'; *o++ = '"'; i++; continue;
+		case '\\': *o++ = '\\'; *o++ = '\\'; i++; continue;
+		case '\n': *o++ = '\\'; *o++ = 'n'; i++; continue;
+		case '\r': *o++ = '\\'; *o++ = 'r'; i++; continue;
+		case '\t': *o++ = '\\'; *o++ = 't'; i++; continue;
 		default: break;
 		}
-		if (c < 0x20) {
-			esc[0] = '\\'; esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
-			esc[4] = hex[c >> 4]; esc[5] = hex[c & 15];
-			jb_put(b, esc, 6);
-			i++;
+		if (c >= 0x80 && (k = utf8_seq(p + i, n - i))) {
+			memcpy(o, p + i, k);
+			o += k;
+			i += k;
 			continue;
 		}
-		size_t k = utf8_seq(p + i, n - i);
-		if (k) {
-			jb_put(b, (const char *)p + i, k);
-			i += k;
-		} else {
-			/* not UTF-8: the byte as U+00XX (Latin-1), see json.h */
-			esc[0] = '\\'; esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
-			esc[4] = hex[c >> 4]; esc[5] = hex[c & 15];
-			jb_put(b, esc, 6);
-			i++;
-		}
+		/* a control byte, or not UTF-8: the byte as U+00XX (Latin-1,
+		 * see json.h) */
+		memcpy(o, "\\u00", 4);
+		o[4] = hex[c >> 4];
+		o[5] = hex[c & 15];
+		o += 6;
+		i++;
 	}
-	jb_put(b, "\"", 1);
+	*o++ = '"';
+	b->len = (size_t)(o - b->p);
 }
 
 static void jb_cstr(struct jbuf *b, const char *s)

@@ -21,10 +21,8 @@ struct call *call_new(const struct body_opts *opts)
 
 static void free_hdrs(struct hdr *h, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		free(h[i].name);
-		free(h[i].value);
-	}
+	for (size_t i = 0; i < n; i++)
+		free(h[i].name);	/* the value lives in the same block */
 	free(h);
 }
 
@@ -80,6 +78,26 @@ void http_msg_drop_fields(struct http_msg *m, bool trailers_only)
 	m->nhdrs = m->cap_hdrs = 0;
 }
 
+/* h = name: value in one block; the old block (if any) freed after. */
+static void hdr_fill(struct hdr *h, const char *name, size_t nlen,
+		     const char *value, size_t vlen)
+{
+	char *p = xmalloc(nlen + vlen + 2), *old = h->name;
+
+	memcpy(p, name, nlen);
+	p[nlen] = '\0';
+	memcpy(p + nlen + 1, value, vlen);
+	p[nlen + 1 + vlen] = '\0';
+	h->name = p;
+	h->value = p + nlen + 1;
+	free(old);
+}
+
+void hdr_set_value(struct hdr *h, const char *value, size_t vlen)
+{
+	hdr_fill(h, h->name, strlen(h->name), value, vlen);
+}
+
 static void add_hdr(struct hdr **arr, size_t *n, size_t *cap, const char *name,
 		    size_t nlen, const char *value, size_t vlen)
 {
@@ -92,8 +110,8 @@ static void add_hdr(struct hdr **arr, size_t *n, size_t *cap, const char *name,
 		*arr = p;
 		*cap = ncap;
 	}
-	(*arr)[*n].name = xstrndup(name, nlen);
-	(*arr)[*n].value = xstrndup(value, vlen);
+	(*arr)[*n].name = NULL;
+	hdr_fill(&(*arr)[*n], name, nlen, value, vlen);
 	(*n)++;
 }
 

@@ -530,16 +530,15 @@ static int parse_fields(struct http_msg *m, const uint8_t *p,
 				return -EBADMSG;
 			trim(&line, &len);
 			pl = strlen(prev->value);
-			nv = realloc(prev->value, pl + 1 + len + 1);
-			if (!nv)
-				return -EBADMSG;
+			nv = xmalloc(pl + 1 + len + 1);
+			memcpy(nv, prev->value, pl);
 			if (len) {
 				nv[pl++] = ' ';
 				memcpy(nv + pl, line, len);
 				pl += len;
 			}
-			nv[pl] = '\0';
-			prev->value = nv;
+			hdr_set_value(prev, nv, pl);
+			free(nv);
 			continue;
 		}
 		colon = memchr(line, ':', len);

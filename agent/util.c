@@ -110,6 +110,15 @@ static void oom(void)
 	abort();
 }
 
+void *xmalloc(size_t n)
+{
+	void *p = malloc(n);
+
+	if (!p)
+		oom();
+	return p;
+}
+
 void *xcalloc(size_t n, size_t sz)
 {
 	void *p = calloc(n ? n : 1, sz ? sz : 1);

@@ -53,6 +53,7 @@ void memcap_release(struct memcap *mc, uint64_t n);
 
 /* Allocation helpers that abort on OOM of *small* fixed objects only; data
  * buffers sized by the wire go through the memcap and malloc() checks. */
+void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t sz);
 char *xstrndup(const char *s, size_t n);
 void *xmemdup(const void *p, size_t n);

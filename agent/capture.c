@@ -73,6 +73,7 @@
 #include "keylog_follow.h"
 #include "keysock.h"
 #include "keystore.h"
+#include "netfilter.h"
 #include "source_ring.h"
 #include "tapir.h"
 #include "tc_attach.h"
@@ -91,11 +92,6 @@
 /* at most one forced wakeup per this many microseconds */
 #define WAKEUP_GAP_US 200
 
-struct cidr {
-	uint8_t family;
-	uint8_t plen;
-	uint8_t addr[16];
-};
 
 struct capture {
 	struct tc_iface ifs[MAX_IFACES];
@@ -255,65 +251,6 @@ static int parse_secs(const char *s, double max_s, uint64_t *ns)
 	return 0;
 }
 
-static int parse_cidr(const char *s, struct cidr *c)
-{
-	char a[INET6_ADDRSTRLEN + 8];
-	char *slash, *end;
-	long plen;
-
-	if (strlen(s) >= sizeof(a))
-		return -EINVAL;
-	strcpy(a, s);
-	slash = strchr(a, '/');
-	if (slash)
-		*slash = 0;
-	memset(c, 0, sizeof(*c));
-	if (inet_pton(AF_INET, a, c->addr) == 1)
-		c->family = 4;
-	else if (inet_pton(AF_INET6, a, c->addr) == 1)
-		c->family = 6;
-	else
-		return -EINVAL;
-	plen = c->family == 4 ? 32 : 128;
-	if (slash) {
-		errno = 0;
-		plen = strtol(slash + 1, &end, 10);
-		if (errno || end == slash + 1 || *end || plen < 0 ||
-		    plen > (c->family == 4 ? 32 : 128))
-			return -EINVAL;
-	}
-	c->plen = (uint8_t)plen;
-	/* clear host bits: 10.1.2.3/8 means 10.0.0.0/8 */
-	for (int i = 0; i < 16; i++) {
-		int bits = (int)plen - i * 8;
-		if (bits <= 0)
-			c->addr[i] = 0;
-		else if (bits < 8)
-			c->addr[i] &= (uint8_t)(0xff << (8 - bits));
-	}
-	return 0;
-}
-
-static bool cidr_match(const struct cidr *c, uint8_t family, const uint8_t *a)
-{
-	int full = c->plen / 8, rest = c->plen % 8;
-
-	if (c->family != family)
-		return false;
-	if (memcmp(c->addr, a, (size_t)full))
-		return false;
-	return !rest || ((a[full] ^ c->addr[full]) & (0xff << (8 - rest))) == 0;
-}
-
-static bool in_list(const struct cidr *l, int n, uint8_t family,
-		    const uint8_t *a)
-{
-	for (int i = 0; i < n; i++)
-		if (cidr_match(&l[i], family, a))
-			return true;
-	return false;
-}
-
 /* engine_opts.describe_flow: the interface's name and north-south /
  * east-west (both ends internal) from --internal-net. */
 static void describe_flow(void *ctx, uint32_t ifindex, uint8_t family,
@@ -332,8 +269,8 @@ static void describe_flow(void *ctx, uint32_t ifindex, uint8_t family,
 		if (ifindex && if_indextoname(ifindex, n))
 			snprintf(iface, iface_len, "%s", n);
 	}
-	*direction = in_list(cap->inets, cap->ninets, family, client) &&
-		     in_list(cap->inets, cap->ninets, family, server) ?
+	*direction = cidr_in_list(cap->inets, cap->ninets, family, client) &&
+		     cidr_in_list(cap->inets, cap->ninets, family, server) ?
 		     "east-west" : "north-south";
 }
 
@@ -346,7 +283,7 @@ static void default_internal(struct capture *cap)
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(def); i++)
-		parse_cidr(def[i], &cap->inets[cap->ninets++]);
+		cidr_parse(def[i], &cap->inets[cap->ninets++]);
 }
 
 static int add_ifaces(struct capture *cap, const char *list)
@@ -1030,7 +967,7 @@ static int live_main(int argc, char **argv, bool span)
 					 cap->xnets : cap->inets;
 			int *cnt = opt == 'n' ? &cap->nnets : opt == 'x' ?
 				   &cap->nxnets : &cap->ninets;
-			if (*cnt == MAX_NETS || parse_cidr(optarg, &l[*cnt])) {
+			if (*cnt == MAX_NETS || cidr_parse(optarg, &l[*cnt])) {
 				ret = bad_value(opt == 'n' ? "--net" : opt == 'x' ?
 						"--exclude-net" : "--internal-net",
 						optarg);

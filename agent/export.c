@@ -259,6 +259,17 @@ static int close_file(struct exporter *x)
 	if (!x->open)
 		return 0;
 	x->open = false;
+	if (x->f.final && x->o.rotate_ns && strchr(x->o.path, '%')) {
+		/* strftime names are of the file's first packet, known only
+		 * now for a file created before any (the first one) */
+		char n[4096];
+
+		file_name(x, x->file_seq - 1, x->file_start_ns, n, sizeof(n));
+		if (strcmp(n, x->f.final) && (name = strdup(n))) {
+			free(x->f.final);
+			x->f.final = name;
+		}
+	}
 	name = x->f.final ? strdup(x->f.final) : NULL;
 	r = xfile_close(&x->f);
 	if (r && !x->st.stopped) {
@@ -295,6 +306,10 @@ static int ensure_file(struct exporter *x, uint64_t ts_ns, size_t more)
 	}
 	if (!x->open && open_file(x, ts_ns ? ts_ns : x->now_ns))
 		return -1;
+	/* -G counts from a file's first packet (the first file is created
+	 * before any packet, to report an unwritable path at once) */
+	if (!x->f.packets && ts_ns)
+		x->file_start_ns = ts_ns;
 	return 0;
 }
 

@@ -77,7 +77,12 @@ check_rotate_time() {
 		clean_read "$f" || return 1
 		n=$((n + 1))
 	done
-	[[ $n -ge 2 ]] || { echo "$n files with -G 1 over 3 s"; return 1; }
+	[[ $n -ge 3 ]] || { echo "$n files with -G 1 over 3 calls 1.2 s apart"; return 1; }
+	# each file decrypts alone: its sessions' keys are in it
+	for f in "$T_DIR"/rt.pcapng.*; do
+		$PY "$TLIB/tshark_oracle.py" "$f" || return 1
+	done >"$T_CASE_DIR/tshark.jsonl"
+	$PY "$TLIB/compare.py" triples "$OUT" "$T_CASE_DIR/tshark.jsonl" || { echo "the files, each alone, do not decrypt to the calls"; return 1; }
 	! ls -a "$T_DIR" | grep -q '\.tmp$' || { echo "temporary file left"; return 1; }
 }
 

@@ -9,6 +9,7 @@
 #include "export.h"
 #include "pcapng.h"
 #include "tt.h"
+#include "util.h"
 
 static uint8_t pay[2000];
 static char dir[] = "/tmp/test_export.XXXXXX";
@@ -110,6 +111,47 @@ TT_TEST(rotation_ring_exactly_w)
 		free(b);
 	}
 	export_free(x);
+}
+
+TT_TEST(rotation_by_time_names)
+{
+	struct export_opts o;
+	char path[256], err[256], p[300];
+	const uint64_t base = 1700000000ULL * 1000000000ULL, s1 = 1000000000ULL;
+	const uint64_t ts[] = { base, base + s1 / 2, base + s1 + 1, base + 3 * s1 };
+	struct stat sb;
+	int tmp;
+
+	for (int strf = 0; strf < 2; strf++) {
+		export_opts_default(&o);
+		snprintf(path, sizeof(path), strf ? "%s/t-%%H%%M%%S.pcapng" :
+			 "%s/t.pcapng", dir);
+		o.path = path;
+		o.rotate_ns = s1;
+		struct exporter *x = export_new(&o, NULL, err, sizeof(err));
+		TT_REQUIRE(x);
+		for (size_t i = 0; i < ARRAY_SIZE(ts); i++) {
+			struct seg s = mkseg(43000, 10, ts[i]);
+			export_seg(x, &s);
+		}
+		TT_EQ_INT(export_finish(x), 0);
+		TT_EQ_INT(export_stats(x)->files, 3);
+		export_free(x);
+	}
+	/* NAME.<n> */
+	for (int i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "%s/t.pcapng.%d", dir, i);
+		TT_CHECK(stat(p, &sb) == 0);
+	}
+	/* strftime of each file's first packet, UTC: 22:13:20, :21, :23 */
+	snprintf(p, sizeof(p), "%s/t-221320.pcapng", dir);
+	TT_CHECK(stat(p, &sb) == 0);
+	snprintf(p, sizeof(p), "%s/t-221321.pcapng", dir);
+	TT_CHECK(stat(p, &sb) == 0);
+	snprintf(p, sizeof(p), "%s/t-221323.pcapng", dir);
+	TT_CHECK(stat(p, &sb) == 0);
+	TT_EQ_INT(count_files("t", &tmp), 6);
+	TT_EQ_INT(tmp, 0);
 }
 
 static void client_hello(uint8_t random_byte)

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <pcap/pcap.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -41,12 +42,12 @@ static ssize_t cookie_write(void *ctx, const char *b, size_t n)
 	return (ssize_t)n;
 }
 
-static int write_all(struct xfile *f)
+static int write_all(struct xfile *f, const struct pcapng_buf *b)
 {
 	size_t done = 0;
 
-	while (done < f->buf.len) {
-		size_t n = f->buf.len - done;
+	while (done < b->len) {
+		size_t n = b->len - done;
 		ssize_t w;
 
 		if (xfile_fail_after) {
@@ -55,7 +56,7 @@ static int write_all(struct xfile *f)
 			if (n > xfile_fail_after - xfile_total)
 				n = xfile_fail_after - xfile_total;
 		}
-		w = write(f->fd, f->buf.b + done, n);
+		w = write(f->fd, b->b + done, n);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
@@ -69,30 +70,130 @@ static int write_all(struct xfile *f)
 	return 0;
 }
 
-/* Write the buffer out; on failure cut the file back to f->off. */
+/* Write b out at f->off; on failure cut the file back to f->off (a block
+ * boundary).  Called by the writer thread, or by the caller's thread
+ * when the writer is idle. */
+static int write_buf(struct xfile *f, struct pcapng_buf *b)
+{
+	int r;
+
+	if (!b->len)
+		return 0;
+	r = write_all(f, b);
+	if (r) {
+		if (ftruncate(f->fd, (off_t)f->off))
+			log_warn("export: cannot cut %s back: %s", f->tmp,
+				 strerror(errno));
+		b->len = 0;
+		return r;
+	}
+	/* start writeback now; the fsync at close then waits for little */
+	sync_file_range(f->fd, (off_t)f->off, (off_t)b->len,
+			SYNC_FILE_RANGE_WRITE);
+	f->off += b->len;
+	b->len = 0;
+	return 0;
+}
+
+static void sync_dir(const char *path)
+{
+	char *d = strdup(path);
+	int fd;
+
+	if (!d)
+		return;
+	fd = open(dirname(d), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	free(d);
+}
+
+static void *writer(void *arg)
+{
+	struct xfile *f = arg;
+
+	pthread_mutex_lock(&f->mu);
+	for (;;) {
+		int r;
+
+		while (!f->busy && !f->quit)
+			pthread_cond_wait(&f->cv, &f->mu);
+		if (!f->busy)
+			break;
+		pthread_mutex_unlock(&f->mu);
+		r = f->werr ? 0 : write_buf(f, &f->wbuf);
+		pthread_mutex_lock(&f->mu);
+		f->wbuf.len = 0;
+		if (r && !f->werr)
+			f->werr = r;
+		f->busy = false;
+		pthread_cond_broadcast(&f->cv);
+	}
+	pthread_mutex_unlock(&f->mu);
+	return NULL;
+}
+
+/* Wait for the writer to be idle; returns its error (0 if none). */
+static int writer_idle(struct xfile *f)
+{
+	int r;
+
+	if (!f->th_on)
+		return f->werr;
+	pthread_mutex_lock(&f->mu);
+	while (f->busy)
+		pthread_cond_wait(&f->cv, &f->mu);
+	r = f->werr;
+	pthread_mutex_unlock(&f->mu);
+	return r;
+}
+
+/* Hand the buffer to the writer (or write it here if there is none). */
 static int flush(struct xfile *f)
 {
+	struct pcapng_buf t;
 	int r;
 
 	if (f->err)
 		return f->err;
 	if (!f->buf.len)
 		return 0;
-	r = write_all(f);
+	r = writer_idle(f);
+	if (!r && !f->th_on)
+		r = f->werr = write_buf(f, &f->buf);
 	if (r) {
 		f->err = r;
-		if (ftruncate(f->fd, (off_t)f->off))
-			log_warn("export: cannot cut %s back: %s", f->tmp,
-				 strerror(errno));
 		f->buf.len = 0;
 		return r;
 	}
-	/* start writeback now; the fsync at close then waits for little */
-	sync_file_range(f->fd, (off_t)f->off, (off_t)f->buf.len,
-			SYNC_FILE_RANGE_WRITE);
-	f->off += f->buf.len;
+	if (!f->th_on)
+		return 0;
+	f->queued += f->buf.len;
+	pthread_mutex_lock(&f->mu);
+	t = f->wbuf;
+	f->wbuf = f->buf;
+	f->buf = t;
 	f->buf.len = 0;
+	f->busy = true;
+	pthread_cond_broadcast(&f->cv);
+	pthread_mutex_unlock(&f->mu);
 	return 0;
+}
+
+static void writer_stop(struct xfile *f)
+{
+	if (!f->th_on)
+		return;
+	pthread_mutex_lock(&f->mu);
+	f->quit = true;
+	pthread_cond_broadcast(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+	pthread_join(f->th, NULL);
+	pthread_mutex_destroy(&f->mu);
+	pthread_cond_destroy(&f->cv);
+	f->th_on = false;
 }
 
 int xfile_open(struct xfile *f, const char *final, enum export_format fmt,
@@ -142,6 +243,24 @@ int xfile_open(struct xfile *f, const char *final, enum export_format fmt,
 		if (!f->dumper) {
 			r = -EIO;
 			goto fail;
+		}
+	}
+	/* the writer thread; without one (no thread to be had) the caller's
+	 * thread writes */
+	if (pcapng_buf_reserve(&f->wbuf, XFILE_CHUNK + 4096) == 0 &&
+	    pthread_mutex_init(&f->mu, NULL) == 0) {
+		sigset_t all, old;
+
+		/* the writer takes no signals: the capture's signalfd
+		 * relies on every thread blocking them */
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, &old);
+		pthread_cond_init(&f->cv, NULL);
+		f->th_on = pthread_create(&f->th, NULL, writer, f) == 0;
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (!f->th_on) {
+			pthread_mutex_destroy(&f->mu);
+			pthread_cond_destroy(&f->cv);
 		}
 	}
 	return 0;
@@ -205,7 +324,11 @@ int xfile_close(struct xfile *f)
 		f->dumper = f->pd = NULL;
 		f->cookie = NULL;
 	}
-	r = flush(f);
+	r = writer_idle(f);
+	writer_stop(f);
+	if (r && !f->err)
+		f->err = r;
+	r = flush(f);		/* no writer now: written here */
 	ret = f->err ? f->err : r;
 	if (f->off == 0) {
 		/* not even the header made it: nothing worth keeping */
@@ -218,9 +341,12 @@ int xfile_close(struct xfile *f)
 			ret = -errno;
 		if (rename(f->tmp, f->final) && !ret)
 			ret = -errno;
+		else
+			sync_dir(f->final);	/* the rename is durable too */
 	}
 	f->fd = -1;
 	pcapng_buf_free(&f->buf);
+	pcapng_buf_free(&f->wbuf);
 	free(f->final);
 	free(f->tmp);
 	f->final = f->tmp = NULL;

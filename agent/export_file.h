@@ -6,10 +6,13 @@
  * only when closed: flushed, fsync'ed, renamed - so a file under a final
  * name is always complete.
  *
- * Writes: blocks accumulate in the buffer, which is written with one
- * write(2) per XFILE_CHUNK bytes (and sync_file_range() starts writeback
- * of what was written, so the fsync at close finds little left to do).
- * The buffer only ever holds whole blocks/records when written out.
+ * Writes: blocks accumulate in the buffer; at XFILE_CHUNK bytes it is
+ * handed to a writer thread (write-behind: the write(2) and the page cache
+ * copy overlap the parsing) and filling goes on in a second buffer.  The
+ * writer issues one write(2) per buffer and sync_file_range() to start
+ * writeback, so the fsync at close finds little left to do.  A buffer only
+ * ever holds whole blocks/records when written out.  The writer thread
+ * touches only wbuf, off and werr, under mu while handing over.
  *
  * Errors (ENOSPC, EIO, EFBIG...): the file is truncated back to the end of
  * the last buffer written whole - a block boundary - and closed and renamed
@@ -21,6 +24,7 @@
 #ifndef TAPIR_EXPORT_FILE_H
 #define TAPIR_EXPORT_FILE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,8 +39,16 @@ struct xfile {
 	int fd;
 	char *final, *tmp;
 	enum export_format fmt;
-	struct pcapng_buf buf;
-	uint64_t off;		/* bytes written to the file */
+	struct pcapng_buf buf;	/* being filled (caller's thread) */
+	uint64_t queued;	/* bytes handed to the writer */
+	/* write-behind */
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool th_on, busy, quit;
+	int werr;		/* the writer's error */
+	struct pcapng_buf wbuf;	/* being written (writer's thread) */
+	uint64_t off;		/* bytes written to the file (writer) */
 	uint64_t packets;
 	int err;		/* sticky -errno */
 	/* classic pcap: libpcap writes into buf through a stdio cookie */
@@ -55,7 +67,7 @@ int xfile_open(struct xfile *f, const char *final, enum export_format fmt,
 /* Size of the file so far (written + buffered). */
 static inline uint64_t xfile_size(const struct xfile *f)
 {
-	return f->off + f->buf.len;
+	return f->queued + f->buf.len;
 }
 /* The buffer is at a block boundary: write it out if it is large. 0 or
  * the sticky -errno. */

@@ -1266,10 +1266,8 @@ ring:
 		/* packets wait for their keys as long as the calls do */
 		cap->xo.key_wait_ns = eo.key_wait_ns;
 		cap->x = export_new(&cap->xo, cap->ks, xerr, sizeof(xerr));
-		if (!cap->x) {
-			log_err("%s", xerr);
-			goto cleanup;
-		}
+		if (!cap->x)
+			goto cleanup;	/* logged */
 		source_ring_set_export(cap->src, cap->x);
 	}
 

@@ -657,18 +657,17 @@ struct exporter *export_new(const struct export_opts *o, struct keystore *ks,
 {
 	struct exporter *x;
 
-	if (!o->path || !*o->path) {
-		snprintf(err, errlen, "export: no file name");
-		return NULL;
-	}
-	if (o->snaplen < 64) {
-		snprintf(err, errlen, "export: snaplen under 64");
+	if (!o->path || !*o->path || o->snaplen < 64) {
+		snprintf(err, errlen, "export: %s", o->path && *o->path ?
+			 "snaplen under 64" : "no file name");
+		log_err("%s", err);
 		return NULL;
 	}
 	x = calloc(1, sizeof(*x));
 	if (!x || !(x->bucket = calloc(EXPORT_BUCKETS, sizeof(*x->bucket)))) {
 		free(x);
 		snprintf(err, errlen, "export: out of memory");
+		log_err("%s", err);
 		return NULL;
 	}
 	x->o = *o;

@@ -119,8 +119,8 @@ int export_opts_check(const struct export_opts *o);
 
 struct exporter;
 
-/* NULL and a message in err (the export is then off) on a bad option or a
- * file that cannot be created. */
+/* NULL and a message in err, also logged (the export is then off), on a
+ * bad option or a file that cannot be created. */
 struct exporter *export_new(const struct export_opts *o, struct keystore *ks,
 			    char *err, size_t errlen);
 /* One original frame (read).  s: its decoded TCP segment, NULL if it is

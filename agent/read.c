@@ -265,6 +265,10 @@ int cmd_read(int argc, char **argv)
 			}
 		}
 	}
+	if (!nkeylogs && !keystore_count(ks)) {
+		keystore_free(ks);	/* as before: no keys, no store */
+		ks = NULL;
+	}
 	sink = json_sink_open(out);
 	if (!sink) {
 		log_err("cannot open output %s: %s", out, strerror(errno));
@@ -275,10 +279,6 @@ int cmd_read(int argc, char **argv)
 		log_err("cannot set up the pipeline");
 		goto cleanup;
 	}
-	if (!keystore_count(ks)) {
-		keystore_free(ks);
-		ks = NULL;
-	}
 	if (xo.path) {
 		xo.linktype = source_pcap_linktype(capture);
 		if (xo.linktype < 0) {
@@ -288,9 +288,7 @@ int cmd_read(int argc, char **argv)
 		}
 		/* an export that cannot start is an error; the calls are
 		 * still written */
-		x = export_new(&xo, ks, errbuf, sizeof(errbuf));
-		if (!x)
-			log_err("%s", errbuf);
+		x = export_new(&xo, ks, errbuf, sizeof(errbuf));	/* logs */
 	}
 	err = source_pcap_run(capture, csum, e, x, &ss, errbuf, sizeof(errbuf));
 	if (err) {

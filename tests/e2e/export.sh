@@ -9,6 +9,8 @@
 #   rotate-size: `tapir read --pcapng -C 1 -W 2` of a 3+ MB export: exactly
 #     2 files, each read by tshark without a warning, each decrypted alone.
 #   rotate-time: live -G 1 over ~3 s of traffic: >= 2 files, each clean.
+#   unwritable: read with --pcapng in a missing directory: exit 1, a clear
+#     error, the same JSON as without --pcapng.
 #   disk-full: --pcapng on a 2 MB tmpfs with 5 MB bodies: the JSON is still
 #     the ground truth, the export says why it stopped, the file parses.
 source "$(dirname "$0")/../lib/capture_common.sh"
@@ -118,6 +120,22 @@ re() {
 	[[ $(tshark -n -r "$X" | wc -l) -eq $(tshark -n -r "$T_CASE_DIR/a.pcapng" | wc -l) ]]
 }
 if out=$(re 2>&1); then t_pass export/read-existing; else t_fail export/read-existing "$out"; fi
+
+# an unwritable path: a clear error, exit 1, the JSON still complete (with
+# and without keys)
+T_CASE_DIR=$T_DIR/unwritable; mkdir -p "$T_CASE_DIR"
+uw() {
+	local k
+	for k in "" "-k $T_DIR/export_live-pcap/keys.log"; do
+		# shellcheck disable=SC2086
+		"$TAPIR" read -q --hash-bodies $k "$X" >"$T_CASE_DIR/a.jsonl" 2>/dev/null || { echo "plain read failed"; return 1; }
+		# shellcheck disable=SC2086
+		"$TAPIR" read -q --hash-bodies $k --pcapng /nonexistent-dir/x.pcapng "$X" >"$T_CASE_DIR/b.jsonl" 2>"$T_CASE_DIR/b.err" && { echo "exit 0"; return 1; }
+		grep -q 'cannot create /nonexistent-dir/x.pcapng: No such file or directory' "$T_CASE_DIR/b.err" || { echo "no clear error: $(cat "$T_CASE_DIR/b.err")"; return 1; }
+		[[ -s $T_CASE_DIR/a.jsonl ]] && cmp -s "$T_CASE_DIR/a.jsonl" "$T_CASE_DIR/b.jsonl" || { echo "JSON differs (keys: ${k:-none})"; return 1; }
+	done
+}
+if out=$(uw 2>&1); then t_pass export/unwritable; else t_fail export/unwritable "$out"; fi
 
 # disk full: a 2 MB tmpfs, 5 MB bodies
 FULL=$T_DIR/full; mkdir -p "$FULL"

@@ -32,6 +32,8 @@
 #define EXPORT_FLOW_IDLE (600ULL * 1000000000ULL)
 #define EXPORT_MAX_IFS 64
 #define DEFAULT_SNAPLEN 262144u
+/* key log lines kept per flow for the files after rotation, in all */
+#define KEYS_KEPT (16u << 20)
 
 struct held {
 	struct held *next;
@@ -53,6 +55,8 @@ struct xflow {
 	uint8_t random[32];
 	uint64_t last_ts, hold_since;
 	uint64_t dsb_file;			/* file seq with its DSB */
+	char *keys;				/* its key log lines, kept for */
+	uint32_t keys_len;			/* later files (--key-ttl) */
 	struct held *hhead, *htail;
 };
 
@@ -72,6 +76,7 @@ struct exporter {
 	struct xflow *lru_head, *lru_tail;
 	struct xflow *w_head, *w_tail;
 	uint64_t nflows, hold_bytes, now_ns;
+	uint64_t keys_bytes;			/* kept in flows, <= KEYS_KEPT */
 	struct export_stats st;
 	char err[256];
 	uint8_t frame[FRAME_MAX_LEN];
@@ -395,6 +400,11 @@ static bool write_keys(struct exporter *x, struct xflow *f, uint64_t ts_ns)
 		return true;
 	if (f->dsb_file == x->file_seq && x->open)
 		return true;
+	if (f->keys) {
+		n = f->keys_len;
+		memcpy(x->dsb, f->keys, n);
+		goto put;
+	}
 	if (!x->ks)
 		return false;
 	for (int l = 0; l < KEY_LABEL_COUNT; l++) {
@@ -421,6 +431,17 @@ static bool write_keys(struct exporter *x, struct xflow *f, uint64_t ts_ns)
 	}
 	if (!n)
 		return false;
+	/* a complete set is kept with the flow: a file after rotation gets
+	 * it even when the store has forgotten it (--key-ttl, eviction) */
+	if ((keystore_get(x->ks, f->random, KEY_CLIENT_RANDOM) ||
+	     (keystore_get(x->ks, f->random, KEY_CLIENT_TRAFFIC_SECRET_0) &&
+	      keystore_get(x->ks, f->random, KEY_SERVER_TRAFFIC_SECRET_0))) &&
+	    x->keys_bytes + n <= KEYS_KEPT && (f->keys = malloc(n))) {
+		memcpy(f->keys, x->dsb, n);
+		f->keys_len = (uint32_t)n;
+		x->keys_bytes += n;
+	}
+put:
 	if (ensure_file(x, ts_ns, 16 + n + 4) == 0) {
 		if (pcapng_put_dsb(&x->f.buf, PCAPNG_SECRETS_TLS, x->dsb,
 				   (uint32_t)n) == 0) {
@@ -572,6 +593,11 @@ static void flow_free(struct exporter *x, struct xflow *f)
 		*pp = f->hnext;
 	lru_unlink(x, f);
 	x->nflows--;
+	if (f->keys) {
+		secure_wipe(f->keys, f->keys_len);
+		free(f->keys);
+		x->keys_bytes -= f->keys_len;
+	}
 	free(f);
 }
 

@@ -218,6 +218,53 @@ TT_TEST(key_hold_then_dsb_before_packets)
 	keystore_free(ks);
 }
 
+TT_TEST(keys_kept_for_rotated_files)
+{
+	struct export_opts o;
+	struct keystore *ks = keystore_new(1);	/* holds one session */
+	char path[256], err[256], l[256], p[300];
+	int epb, dsb, nb;
+	size_t n;
+	export_opts_default(&o);
+	snprintf(path, sizeof(path), "%s/kept", dir);
+	o.path = path;
+	o.rotate_bytes = 3000;
+	line(0xa1, l);
+	TT_EQ_INT(keystore_add_line(ks, l, strlen(l)), 0);
+	struct exporter *x = export_new(&o, ks, err, sizeof(err));
+	TT_REQUIRE(x);
+	client_hello(0xa1);
+	struct seg s = mkseg(44000, 1000, 1000);
+	export_seg(x, &s);
+	/* the store forgets it: another session evicts it */
+	line(0xb2, l);
+	TT_EQ_INT(keystore_add_line(ks, l, strlen(l)), 0);
+	line(0xa1, l);
+	{
+		uint8_t r[32];
+		memset(r, 0xa1, 32);
+		TT_CHECK(keystore_get(ks, r, KEY_CLIENT_RANDOM) == NULL);
+	}
+	for (int i = 0; i < 4; i++) {
+		memset(pay, 'x', 1000);
+		s = mkseg(44000, 1000, 2000 + (uint64_t)i);
+		export_seg(x, &s);
+	}
+	TT_EQ_INT(export_finish(x), 0);
+	TT_CHECK(export_stats(x)->files >= 3);
+	TT_EQ_INT(export_stats(x)->dsbs, export_stats(x)->files);
+	for (uint64_t i = 0; i < export_stats(x)->files; i++) {
+		snprintf(p, sizeof(p), "%s%d", path, (int)i);
+		uint8_t *b = slurp(p, &n);
+		first_blocks(b, n, &epb, &dsb, &nb);
+		TT_CHECK(dsb >= 0 && dsb < epb);
+		TT_CHECK(memmem(b, n, l, strlen(l)) != NULL);
+		free(b);
+	}
+	export_free(x);
+	keystore_free(ks);
+}
+
 TT_TEST(key_hold_timeout_and_cap)
 {
 	struct export_opts o;

@@ -798,8 +798,9 @@ void export_seg(struct exporter *x, const struct seg *s)
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t wire, len = frame_build(s, i, x->frame, &wire);
 
-		export_frame(x, s->ifindex, s->ts_ns, x->frame, len, wire,
-			     i == 0 ? s : &(struct seg){ .family = s->family });
+		/* every piece is of s's flow (held with it, keys before
+		 * it); the ClientHello test only ever looks at the first */
+		export_frame(x, s->ifindex, s->ts_ns, x->frame, len, wire, s);
 	}
 }
 
@@ -866,9 +867,9 @@ void export_print(const struct exporter *x, FILE *out)
 
 	fprintf(out, "tapir: export %s: %" PRIu64 " packets (%" PRIu64
 		" bytes) in %" PRIu64 " files, %" PRIu64 " key blocks for %"
-		PRIu64 " TLS sessions; %" PRIu64 " held for keys (written "
-		"without: %" PRIu64 " after --key-wait, %" PRIu64
-		" hold full, %" PRIu64 " never known), %" PRIu64
+		PRIu64 " TLS sessions; %" PRIu64 " packets waited for keys; "
+		"sessions written without keys: %" PRIu64 " after --key-wait, %"
+		PRIu64 " hold full, %" PRIu64 " keys never known; %" PRIu64
 		" filtered, %" PRIu64 " snapped, %" PRIu64 " lost%s%s\n",
 		x->o.path, s->packets, s->bytes, s->files, s->dsbs,
 		s->tls_sessions, s->held, s->released_timeout,

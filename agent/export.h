@@ -66,7 +66,7 @@ struct export_stats {
 	uint64_t dsbs;			/* key blocks written */
 	uint64_t tls_sessions;		/* ClientHellos seen */
 	uint64_t held;			/* packets that waited for keys */
-	uint64_t released_timeout;	/* written without keys: key_wait */
+	uint64_t released_timeout;	/* sessions written without keys: key_wait */
 	uint64_t released_full;		/* ...: hold full */
 	uint64_t released_nokeys;	/* ...: no wait (read) or at the end */
 	uint64_t lost;			/* not written: export stopped */

@@ -265,6 +265,36 @@ TT_TEST(keys_kept_for_rotated_files)
 	keystore_free(ks);
 }
 
+TT_TEST(split_segment_held_whole)
+{
+	static uint8_t bigp[100000];
+	struct export_opts o;
+	struct keystore *ks = keystore_new(16);
+	char path[256], err[256], l[256];
+	export_opts_default(&o);
+	snprintf(path, sizeof(path), "%s/split.pcapng", dir);
+	o.path = path;
+	o.key_wait_ns = 5000000000ULL;
+	struct exporter *x = export_new(&o, ks, err, sizeof(err));
+	TT_REQUIRE(x);
+	client_hello(0xc3);
+	struct seg s = mkseg(45000, 100, 1000);
+	export_seg(x, &s);
+	s = mkseg(45000, 0, 2000);
+	s.payload = bigp;
+	s.len = s.wire_len = sizeof(bigp);	/* a GSO super-packet: 2 frames */
+	export_seg(x, &s);
+	TT_EQ_INT(export_stats(x)->held, 3);
+	TT_EQ_INT(export_stats(x)->packets, 0);
+	line(0xc3, l);
+	TT_EQ_INT(keystore_add_line(ks, l, strlen(l)), 0);
+	export_keys_added(x);
+	TT_EQ_INT(export_stats(x)->packets, 3);
+	TT_EQ_INT(export_stats(x)->dsbs, 1);
+	export_free(x);
+	keystore_free(ks);
+}
+
 TT_TEST(key_hold_timeout_and_cap)
 {
 	struct export_opts o;

@@ -58,6 +58,13 @@ clean_read() {
 
 X=
 check_pcapng() {
+	# curl writes its keys after the handshake: packets waited for them,
+	# and every session got its keys in the file
+	local held
+	held=$(grep -oE '[0-9]+ packets waited for keys' "$ERR" | grep -oE '^[0-9]+')
+	[[ ${held:-0} -gt 0 ]] || { echo "no packet waited for keys: $(grep 'export ' "$ERR")"; return 1; }
+	grep -q 'sessions written without keys: 0 after --key-wait, 0 hold full, 0 keys never known' "$ERR" ||
+		{ echo "sessions without keys: $(grep 'export ' "$ERR")"; return 1; }
 	[[ $(stat -c %a "$X") == 600 ]] || { echo "mode $(stat -c %a "$X"), not 600"; return 1; }
 	clean_read "$X" || return 1
 	$PY "$TLIB/tshark_oracle.py" "$X" --http2 "${PORTS[@]}" >"$T_CASE_DIR/tshark.jsonl" || return 1

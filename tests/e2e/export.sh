@@ -9,6 +9,8 @@
 #   rotate-size: `tapir read --pcapng -C 1 -W 2` of a 3+ MB export: exactly
 #     2 files, each read by tshark without a warning, each decrypted alone.
 #   rotate-time: live -G 1 over ~3 s of traffic: >= 2 files, each clean.
+#   read-sll2: read of a Linux cooked v2 capture -> pcapng with that link
+#     type, decrypted by tshark alone, read back to the same calls.
 #   unwritable: read with --pcapng in a missing directory: exit 1, a clear
 #     error, the same JSON as without --pcapng.
 #   disk-full: --pcapng on a 2 MB tmpfs with 5 MB bodies: the JSON is still
@@ -127,6 +129,21 @@ re() {
 	[[ $(tshark -n -r "$X" | wc -l) -eq $(tshark -n -r "$T_CASE_DIR/a.pcapng" | wc -l) ]]
 }
 if out=$(re 2>&1); then t_pass export/read-existing; else t_fail export/read-existing "$out"; fi
+
+# a non-Ethernet link type (Linux cooked v2): the pcapng's IDB carries it,
+# tshark decrypts the export alone, tapir reads it back to the same calls
+T_CASE_DIR=$T_DIR/read-sll2; mkdir -p "$T_CASE_DIR"
+sll() {
+	local d=$T_CASE_DIR
+	$PY "$TLIB/pcaprewrite.py" sll2 "$X" "$d/in.pcap" || return 1
+	"$TAPIR" read -q --hash-bodies -k "$T_DIR/export_live-pcap/keys.log" --pcapng "$d/x.pcapng" "$d/in.pcap" >"$d/a.jsonl" || return 1
+	capinfos "$d/x.pcapng" | grep -q 'linux-sll2' || { echo "not SLL2: $(capinfos "$d/x.pcapng" | grep -i encap)"; return 1; }
+	"$TAPIR" read -q --hash-bodies "$d/x.pcapng" >"$d/b.jsonl" || return 1
+	$PY "$TLIB/compare.py" exact "$d/b.jsonl" "$d/a.jsonl" || return 1
+	$PY "$TLIB/tshark_oracle.py" "$d/x.pcapng" --http2 "${PORTS[@]}" >"$d/tshark.jsonl" &&
+	$PY "$TLIB/compare.py" triples "$d/a.jsonl" "$d/tshark.jsonl"
+}
+if out=$(sll 2>&1); then t_pass export/read-sll2; else t_fail export/read-sll2 "$out"; fi
 
 # an unwritable path: a clear error, exit 1, the JSON still complete (with
 # and without keys)

@@ -69,10 +69,12 @@
 #include "config.h"
 #include "coverage.h"
 #include "engine.h"
+#include "export.h"
 #include "json.h"
 #include "keylog_follow.h"
 #include "keysock.h"
 #include "keystore.h"
+#include "netfilter.h"
 #include "source_ring.h"
 #include "tapir.h"
 #include "tc_attach.h"
@@ -91,11 +93,6 @@
 /* at most one forced wakeup per this many microseconds */
 #define WAKEUP_GAP_US 200
 
-struct cidr {
-	uint8_t family;
-	uint8_t plen;
-	uint8_t addr[16];
-};
 
 struct capture {
 	struct tc_iface ifs[MAX_IFACES];
@@ -130,6 +127,8 @@ struct capture {
 	struct engine *e;
 	struct keystore *ks;
 	uint64_t keys_added;
+	struct export_opts xo;		/* --pcap/--pcapng, -C/-G/-W */
+	struct exporter *x;
 };
 
 static void usage(FILE *f, bool span)
@@ -185,6 +184,7 @@ static void usage(FILE *f, bool span)
 	      "      --memcap BYTES        memory for buffered stream data (default 256M)\n"
 	      "      --max-header-bytes BYTES  HTTP message head limit (default 256K)\n"
 	      "      --idle-timeout SECS   flow idle timeout (default 120)\n"
+	      EXPORT_USAGE
 	      "  -q, --quiet               no summary on stderr\n"
 	      "  -v, --verbose             more diagnostics (-vv: libbpf's too)\n"
 	      "  -h, --help                this text\n"
@@ -197,6 +197,8 @@ enum {
 	OPT_XDP_MODE = 0x100,
 	OPT_XDP_PASS,
 	OPT_RING_WAKEUP,
+	OPT_KEY_WAIT,
+	OPT_KEY_GROUP,
 };
 
 static const struct option longopts[] = {
@@ -207,11 +209,11 @@ static const struct option longopts[] = {
 	{ "exclude-net", required_argument, NULL, 'x' },
 	{ "internal-net", required_argument, NULL, 'I' },
 	{ "keylog", required_argument, NULL, 'k' },
-	{ "key-wait", required_argument, NULL, 'W' },
+	{ "key-wait", required_argument, NULL, OPT_KEY_WAIT },
 	{ "key-socket", required_argument, NULL, 'K' },
 	{ "key-socket-mode", required_argument, NULL, 'm' },
 	{ "key-socket-owner", required_argument, NULL, 'U' },
-	{ "key-socket-group", required_argument, NULL, 'G' },
+	{ "key-socket-group", required_argument, NULL, OPT_KEY_GROUP },
 	{ "key-ttl", required_argument, NULL, 't' },
 	{ "coverage", required_argument, NULL, 'V' },
 	{ "ring-size", required_argument, NULL, 'R' },
@@ -232,6 +234,7 @@ static const struct option longopts[] = {
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
+	EXPORT_LONGOPTS,
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -255,65 +258,6 @@ static int parse_secs(const char *s, double max_s, uint64_t *ns)
 	return 0;
 }
 
-static int parse_cidr(const char *s, struct cidr *c)
-{
-	char a[INET6_ADDRSTRLEN + 8];
-	char *slash, *end;
-	long plen;
-
-	if (strlen(s) >= sizeof(a))
-		return -EINVAL;
-	strcpy(a, s);
-	slash = strchr(a, '/');
-	if (slash)
-		*slash = 0;
-	memset(c, 0, sizeof(*c));
-	if (inet_pton(AF_INET, a, c->addr) == 1)
-		c->family = 4;
-	else if (inet_pton(AF_INET6, a, c->addr) == 1)
-		c->family = 6;
-	else
-		return -EINVAL;
-	plen = c->family == 4 ? 32 : 128;
-	if (slash) {
-		errno = 0;
-		plen = strtol(slash + 1, &end, 10);
-		if (errno || end == slash + 1 || *end || plen < 0 ||
-		    plen > (c->family == 4 ? 32 : 128))
-			return -EINVAL;
-	}
-	c->plen = (uint8_t)plen;
-	/* clear host bits: 10.1.2.3/8 means 10.0.0.0/8 */
-	for (int i = 0; i < 16; i++) {
-		int bits = (int)plen - i * 8;
-		if (bits <= 0)
-			c->addr[i] = 0;
-		else if (bits < 8)
-			c->addr[i] &= (uint8_t)(0xff << (8 - bits));
-	}
-	return 0;
-}
-
-static bool cidr_match(const struct cidr *c, uint8_t family, const uint8_t *a)
-{
-	int full = c->plen / 8, rest = c->plen % 8;
-
-	if (c->family != family)
-		return false;
-	if (memcmp(c->addr, a, (size_t)full))
-		return false;
-	return !rest || ((a[full] ^ c->addr[full]) & (0xff << (8 - rest))) == 0;
-}
-
-static bool in_list(const struct cidr *l, int n, uint8_t family,
-		    const uint8_t *a)
-{
-	for (int i = 0; i < n; i++)
-		if (cidr_match(&l[i], family, a))
-			return true;
-	return false;
-}
-
 /* engine_opts.describe_flow: the interface's name and north-south /
  * east-west (both ends internal) from --internal-net. */
 static void describe_flow(void *ctx, uint32_t ifindex, uint8_t family,
@@ -332,8 +276,8 @@ static void describe_flow(void *ctx, uint32_t ifindex, uint8_t family,
 		if (ifindex && if_indextoname(ifindex, n))
 			snprintf(iface, iface_len, "%s", n);
 	}
-	*direction = in_list(cap->inets, cap->ninets, family, client) &&
-		     in_list(cap->inets, cap->ninets, family, server) ?
+	*direction = cidr_in_list(cap->inets, cap->ninets, family, client) &&
+		     cidr_in_list(cap->inets, cap->ninets, family, server) ?
 		     "east-west" : "north-south";
 }
 
@@ -346,7 +290,7 @@ static void default_internal(struct capture *cap)
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(def); i++)
-		parse_cidr(def[i], &cap->inets[cap->ninets++]);
+		cidr_parse(def[i], &cap->inets[cap->ninets++]);
 }
 
 static int add_ifaces(struct capture *cap, const char *list)
@@ -743,6 +687,8 @@ static void poll_keylogs(struct capture *cap, int only_fd, uint64_t now)
 	if (added) {
 		cap->keys_added += (uint64_t)added;
 		engine_keys_added(cap->e, now);
+		if (cap->x)
+			export_keys_added(cap->x);
 	}
 }
 
@@ -758,6 +704,8 @@ static void poll_keysock(struct capture *cap, uint64_t now)
 	if (r > 0) {
 		cap->keys_added += (uint64_t)r;
 		engine_keys_added(cap->e, now);
+		if (cap->x)
+			export_keys_added(cap->x);
 	} else if (r < 0) {
 		log_warn("key socket %s: %s", cap->kso.path, strerror(-r));
 	}
@@ -848,6 +796,8 @@ static int run_loop(struct capture *cap, int sfd)
 		if (polled)
 			timeout = n > 0 ? POLL_MS : IDLE_POLL_MS;
 		engine_tick(cap->e, now);
+		if (cap->x)
+			export_tick(cap->x, now);
 		if (next_stats && now >= next_stats) {
 			if (!cap->quiet)
 				print_stats(cap, false);
@@ -987,12 +937,19 @@ static int live_main(int argc, char **argv, bool span)
 	keysock_opts_default(&cap->kso);
 	cap->kso.path = NULL;
 	cap->key_ttl_ns = 600ULL * 1000000000ULL;
+	export_opts_default(&cap->xo);
 	ret = expand_config(argc, argv, &av, &ac, &cfgv, &ncfg);
 	if (ret)
 		return ret;
 	ret = 2;
 	optind = 1;
-	while ((opt = getopt_long(ac, av, "i:k:o:qvh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(ac, av, "i:k:o:qvhC:G:W:", longopts,
+				  NULL)) != -1) {
+		err = export_parse_opt(&cap->xo, opt, optarg);
+		if (err < 0)
+			goto cleanup;
+		if (err > 0)
+			continue;
 		switch (opt) {
 		case 'i':
 			if (add_ifaces(cap, optarg)) {
@@ -1030,7 +987,7 @@ static int live_main(int argc, char **argv, bool span)
 					 cap->xnets : cap->inets;
 			int *cnt = opt == 'n' ? &cap->nnets : opt == 'x' ?
 				   &cap->nxnets : &cap->ninets;
-			if (*cnt == MAX_NETS || parse_cidr(optarg, &l[*cnt])) {
+			if (*cnt == MAX_NETS || cidr_parse(optarg, &l[*cnt])) {
 				ret = bad_value(opt == 'n' ? "--net" : opt == 'x' ?
 						"--exclude-net" : "--internal-net",
 						optarg);
@@ -1046,7 +1003,7 @@ static int live_main(int argc, char **argv, bool span)
 			}
 			cap->keylogs[cap->nkeylogs++] = optarg;
 			break;
-		case 'W':
+		case OPT_KEY_WAIT:
 			if (parse_secs(optarg, 3600, &eo.key_wait_ns)) {
 				ret = bad_value("--key-wait", optarg);
 				goto cleanup;
@@ -1068,14 +1025,15 @@ static int live_main(int argc, char **argv, bool span)
 			break;
 		}
 		case 'U':
-		case 'G': {
+		case OPT_KEY_GROUP: {
 			uint32_t id;
-			if (parse_owner(optarg, opt == 'G', &id)) {
-				ret = bad_value(opt == 'G' ? "--key-socket-group" :
+			if (parse_owner(optarg, opt == OPT_KEY_GROUP, &id)) {
+				ret = bad_value(opt == OPT_KEY_GROUP ?
+						"--key-socket-group" :
 						"--key-socket-owner", optarg);
 				goto cleanup;
 			}
-			if (opt == 'G')
+			if (opt == OPT_KEY_GROUP)
 				cap->kso.group = (gid_t)id;
 			else
 				cap->kso.owner = (uid_t)id;
@@ -1196,6 +1154,8 @@ static int live_main(int argc, char **argv, bool span)
 		usage(stderr, span);
 		goto cleanup;
 	}
+	if (export_opts_check(&cap->xo))
+		goto cleanup;
 	if (!cap->nifs) {
 		log_err("no interface given (-i IFACE)");
 		usage(stderr, span);
@@ -1300,6 +1260,16 @@ ring:
 		log_err("cannot read the ring buffer: %s", strerror(errno));
 		goto cleanup;
 	}
+	if (cap->xo.path) {
+		char xerr[512];
+
+		/* packets wait for their keys as long as the calls do */
+		cap->xo.key_wait_ns = eo.key_wait_ns;
+		cap->x = export_new(&cap->xo, cap->ks, xerr, sizeof(xerr));
+		if (!cap->x)
+			goto cleanup;	/* logged */
+		source_ring_set_export(cap->src, cap->x);
+	}
 
 	/* signals before attaching: a SIGTERM from now on detaches */
 	sigemptyset(&mask);
@@ -1377,8 +1347,16 @@ cleanup:
 			poll_keylogs(cap, -2, now);
 		poll_keysock(cap, now);
 		engine_finish(cap->e, now);
-		if (!cap->quiet)
+		/* an export that stopped (disk full) said so when it
+		 * happened and says so in the summary; the capture itself
+		 * went on, so it does not decide the exit status */
+		if (cap->x)
+			export_finish(cap->x);
+		if (!cap->quiet) {
 			print_stats(cap, true);
+			if (cap->x)
+				export_print(cap->x, stderr);
+		}
 		if (cap->coverage_path) {
 			err = coverage_write_file(engine_coverage(cap->e),
 						  cap->coverage_path);
@@ -1392,6 +1370,7 @@ cleanup:
 			ret = 1;
 	}
 	source_ring_free(cap->src);
+	export_free(cap->x);
 	capture_bpf__destroy(cap->skel);
 	span_bpf__destroy(cap->sskel);
 	engine_free(cap->e);

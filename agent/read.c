@@ -13,8 +13,10 @@
 
 #include "coverage.h"
 #include "engine.h"
+#include "export.h"
 #include "json.h"
 #include "keystore.h"
+#include "pcapng.h"
 #include "source_pcap.h"
 #include "tapir.h"
 #include "util.h"
@@ -35,11 +37,13 @@ static void usage(FILE *f)
 	      "      --max-header-bytes BYTES  HTTP message head limit (default 256K)\n"
 	      "      --idle-timeout SECS   flow idle timeout in capture time (default 120)\n"
 	      "      --checksum auto|on|off  TCP checksum validation (default auto)\n"
+	      EXPORT_USAGE
 	      "  -q, --quiet               no summary on stderr\n"
 	      "  -v, --verbose             more diagnostics on stderr\n"
 	      "  -h, --help                this text\n"
 	      "\n"
-	      "Sizes take K, M and G suffixes (powers of 1024).\n", f);
+	      "Sizes take K, M and G suffixes (powers of 1024).  The TLS keys in a\n"
+	      "pcapng file's Decryption Secrets Blocks are used as well as --keylog.\n", f);
 }
 
 static int bad_value(const char *opt, const char *val)
@@ -108,6 +112,23 @@ static void print_summary(const char *path, enum csum_mode csum,
 	coverage_print(engine_coverage(e), stderr, 20);
 }
 
+enum { OPT_CHECKSUM = 0x100 };
+
+/* pcapng_scan_dsb_file() callback: every key log line of a DSB. */
+static void dsb_keys(void *ctx, const uint8_t *b, size_t n)
+{
+	struct keystore *ks = ctx;
+	size_t i = 0;
+
+	while (i < n) {
+		const uint8_t *nl = memchr(b + i, '\n', n - i);
+		size_t len = nl ? (size_t)(nl - (b + i)) : n - i;
+
+		keystore_add_line(ks, (const char *)b + i, len);
+		i += len + 1;
+	}
+}
+
 int cmd_read(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -119,7 +140,8 @@ int cmd_read(int argc, char **argv)
 		{ "memcap", required_argument, NULL, 'M' },
 		{ "max-header-bytes", required_argument, NULL, 'X' },
 		{ "idle-timeout", required_argument, NULL, 'T' },
-		{ "checksum", required_argument, NULL, 'C' },
+		{ "checksum", required_argument, NULL, OPT_CHECKSUM },
+		EXPORT_LONGOPTS,
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -130,6 +152,8 @@ int cmd_read(int argc, char **argv)
 	const char *out = NULL, *capture, *cov_path = NULL;
 	enum csum_mode csum = CSUM_MODE_AUTO;
 	struct engine_opts eo;
+	struct export_opts xo;
+	struct exporter *x = NULL;
 	struct keystore *ks = NULL;
 	struct json_sink *sink = NULL;
 	struct engine *e = NULL;
@@ -139,8 +163,15 @@ int cmd_read(int argc, char **argv)
 	uint64_t v;
 
 	engine_opts_default(&eo);
+	export_opts_default(&xo);
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "k:o:qvh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "k:o:qvhC:G:W:", longopts,
+				  NULL)) != -1) {
+		err = export_parse_opt(&xo, opt, optarg);
+		if (err < 0)
+			return 2;
+		if (err > 0)
+			continue;
 		switch (opt) {
 		case 'k':
 			if (nkeylogs == MAX_KEYLOGS) {
@@ -178,7 +209,7 @@ int cmd_read(int argc, char **argv)
 				return bad_value("--idle-timeout", optarg);
 			eo.idle_timeout_ns = v * 1000000000ULL;
 			break;
-		case 'C':
+		case OPT_CHECKSUM:
 			if (!strcmp(optarg, "auto"))
 				csum = CSUM_MODE_AUTO;
 			else if (!strcmp(optarg, "on"))
@@ -209,9 +240,22 @@ int cmd_read(int argc, char **argv)
 		return 2;
 	}
 	capture = argv[optind];
+	if (export_opts_check(&xo))
+		return 2;
 
+	ks = keystore_new(1u << 20);
+	/* keys in the capture itself (a pcapng export of ours, Wireshark's
+	 * editcap --inject-secrets) */
+	if (strcmp(capture, "-")) {
+		err = pcapng_scan_dsb_file(capture, 1u << 20, dsb_keys, ks);
+		if (err == -EBADMSG)
+			log_warn("%s: malformed pcapng block (keys before it "
+				 "were read)", capture);
+		else if (err > 0)
+			log_info("%s: %d decryption secrets blocks", capture,
+				 err);
+	}
 	if (nkeylogs) {
-		ks = keystore_new(1u << 20);
 		for (int i = 0; i < nkeylogs; i++) {
 			err = keystore_load_file(ks, keylogs[i]);
 			if (err < 0) {
@@ -220,6 +264,10 @@ int cmd_read(int argc, char **argv)
 				goto cleanup;
 			}
 		}
+	}
+	if (!nkeylogs && !keystore_count(ks)) {
+		keystore_free(ks);	/* as before: no keys, no store */
+		ks = NULL;
 	}
 	sink = json_sink_open(out);
 	if (!sink) {
@@ -231,14 +279,32 @@ int cmd_read(int argc, char **argv)
 		log_err("cannot set up the pipeline");
 		goto cleanup;
 	}
-	err = source_pcap_run(capture, csum, e, &ss, errbuf, sizeof(errbuf));
+	if (xo.path) {
+		xo.linktype = source_pcap_linktype(capture);
+		if (xo.linktype < 0) {
+			log_err("%s: export needs a capture file that can be "
+				"opened twice (not stdin)", capture);
+			goto cleanup;
+		}
+		/* an export that cannot start is an error; the calls are
+		 * still written */
+		x = export_new(&xo, ks, errbuf, sizeof(errbuf));	/* logs */
+	}
+	err = source_pcap_run(capture, csum, e, x, &ss, errbuf, sizeof(errbuf));
 	if (err) {
 		log_err("%s", errbuf);
 		goto cleanup;
 	}
-	if (!quiet)
-		print_summary(capture, csum, &ss, e, ks);
 	ret = engine_stats(e)->write_errors ? 1 : 0;
+	if (x && export_finish(x))
+		ret = 1;
+	if (xo.path && !x)
+		ret = 1;
+	if (!quiet) {
+		print_summary(capture, csum, &ss, e, ks);
+		if (x)
+			export_print(x, stderr);
+	}
 	if (cov_path) {
 		err = coverage_write_file(engine_coverage(e), cov_path);
 		if (err) {
@@ -248,6 +314,7 @@ int cmd_read(int argc, char **argv)
 		}
 	}
 cleanup:
+	export_free(x);
 	engine_free(e);
 	if (sink && json_sink_close(sink) && ret == 0) {
 		log_err("writing %s failed", out ? out : "stdout");

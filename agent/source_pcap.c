@@ -21,7 +21,7 @@
 
 struct held_pkt {
 	uint64_t ts_ns;
-	uint32_t caplen;
+	uint32_t caplen, len;
 	uint8_t *data;
 };
 
@@ -32,13 +32,20 @@ static uint64_t hdr_ts_ns(const struct pcap_pkthdr *h, bool nano)
 }
 
 /* Decode one frame and hand it to the engine per the checksum policy. */
-static void handle(int dlt, const uint8_t *pkt, uint32_t caplen, uint64_t ts,
-		   struct engine *e, struct source_stats *st)
+static void handle(int dlt, const uint8_t *pkt, uint32_t caplen, uint32_t len,
+		   uint64_t ts, struct engine *e, struct exporter *x,
+		   struct source_stats *st)
 {
 	struct seg s;
 	int r = decode_packet(dlt, pkt, caplen,
 			      st->csum_validation ? 0 : DECODE_F_NO_CSUM, &s);
 
+	/* export: every original frame, whatever it is */
+	if (x) {
+		s.ts_ns = ts;
+		export_frame(x, 0, ts, pkt, caplen, len,
+			     r == DECODE_TCP ? &s : NULL);
+	}
 	switch (r) {
 	case DECODE_TCP:
 		break;
@@ -123,7 +130,8 @@ static bool is_regular(FILE *fp)
 }
 
 int source_pcap_run(const char *path, enum csum_mode csum, struct engine *e,
-		    struct source_stats *st, char *err, size_t errlen)
+		    struct exporter *x, struct source_stats *st, char *err,
+		    size_t errlen)
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
 	struct pcap_pkthdr *h;
@@ -196,6 +204,7 @@ int source_pcap_run(const char *path, enum csum_mode csum, struct engine *e,
 			memcpy(copy, pkt, h->caplen);
 			held[nheld].ts_ns = ts;
 			held[nheld].caplen = h->caplen;
+			held[nheld].len = h->len;
 			held[nheld].data = copy;
 			nheld++;
 			held_bytes += h->caplen;
@@ -214,13 +223,13 @@ int source_pcap_run(const char *path, enum csum_mode csum, struct engine *e,
 			st->csum_validation = probe_bad * 10 <= probe_ok + probe_bad;
 			for (size_t i = 0; i < nheld; i++) {
 				handle(dlt, held[i].data, held[i].caplen,
-				       held[i].ts_ns, e, st);
+				       held[i].len, held[i].ts_ns, e, x, st);
 				free(held[i].data);
 			}
 			nheld = 0;
 			continue;
 		}
-		handle(dlt, pkt, h->caplen, ts, e, st);
+		handle(dlt, pkt, h->caplen, h->len, ts, e, x, st);
 	}
 	if (r == PCAP_ERROR) {
 		/* libpcap says "truncated dump file" and the like: what was
@@ -234,7 +243,7 @@ int source_pcap_run(const char *path, enum csum_mode csum, struct engine *e,
 		for (size_t i = 0; i < nheld; i++) {
 			if (!ret)
 				handle(dlt, held[i].data, held[i].caplen,
-				       held[i].ts_ns, e, st);
+				       held[i].len, held[i].ts_ns, e, x, st);
 			free(held[i].data);
 		}
 	}
@@ -244,4 +253,20 @@ int source_pcap_run(const char *path, enum csum_mode csum, struct engine *e,
 	pcap_close(p);	/* closes fp */
 	free(fbuf);
 	return ret;
+}
+
+int source_pcap_linktype(const char *path)
+{
+	char ebuf[PCAP_ERRBUF_SIZE];
+	pcap_t *p;
+	int dlt;
+
+	if (!strcmp(path, "-"))
+		return -EINVAL;
+	p = pcap_open_offline(path, ebuf);
+	if (!p)
+		return -EINVAL;
+	dlt = pcap_datalink(p);
+	pcap_close(p);
+	return dlt;
 }

@@ -35,6 +35,7 @@ struct source_ring {
 	struct dedup_slot *dd;
 	void (*hook)(void *ctx);
 	void *hook_ctx;
+	struct exporter *x;
 };
 
 static uint64_t clock_ns(clockid_t c)
@@ -128,7 +129,14 @@ static int on_event(void *ctx, void *data, size_t size)
 		     ev->seg_len - ev->offset : ev->len;
 	r->st.segments++;
 	engine_push(r->e, &s);
+	if (r->x)
+		export_seg(r->x, &s);	/* after the duplicate filter: once */
 	return 0;
+}
+
+void source_ring_set_export(struct source_ring *r, struct exporter *x)
+{
+	r->x = x;
 }
 
 struct source_ring *source_ring_new(int map_fd, struct engine *e,

@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "engine.h"
+#include "export.h"
 
 struct ring_stats {
 	uint64_t events;	/* records read */
@@ -60,6 +61,8 @@ int source_ring_drain(struct source_ring *r);
 #define SOURCE_RING_HOOK_EVENTS 64
 void source_ring_set_hook(struct source_ring *r, void (*fn)(void *ctx),
 			  void *ctx);
+/* Every segment handed to the engine also goes to x (NULL: none). */
+void source_ring_set_export(struct source_ring *r, struct exporter *x);
 /* The capture clock now (ns since the epoch, see above). */
 uint64_t source_ring_now(const struct source_ring *r);
 /* Turn an event's monotonic stamp into capture time. */

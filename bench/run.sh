@@ -22,6 +22,8 @@ args=()
 	--full "$D/tls13-aes128gcm-full.pcap,$D/tls13-aes128gcm-full.keys" \
 	--half "$D/tls13-aes128gcm-half.pcap,$D/tls13-aes128gcm-half.keys" "${args[@]}"
 rc=$?
+# export cost: tapir read with and without --pcapng (ratio)
+bench/export.sh "$D" || rc=1
 # HTTP/2: calls per second against tshark on >= 100,000 small exchanges
 /usr/bin/python3 bench/measure_h2.py --tapir "$TAPIR" --runs "${BENCH_RUNS:-3}" \
 	--cap "$D/h2-small.pcap,$D/h2-small.keys" "${args[@]}" || rc=1

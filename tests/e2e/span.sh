@@ -20,6 +20,8 @@
 #   skb/tls13+tls12              generic XDP: GSO skbs arrive whole, as
 #                                multi-buffer frames (xdp.frags)
 #   native/h2                    HTTP/2 - only if the lab has an h2 listener
+#   native/export-pcapng         --pcapng: tshark without a key log gives the
+#                                records' method/path/status; IDB names span0
 #   verdict-and-filters          tcpdump on span0 (it taps after XDP) sees
 #                                no TCP by default, all of it with
 #                                --xdp-pass; --port miss: no record, hit:
@@ -211,6 +213,21 @@ s_case native/tls12 native tls12
 s_case native/tls13-ipv6 native tls13v6
 s_case skb/tls13+tls12 skb both
 s_case native/h2-tls13+tls12 native h2
+# export (issue 6): --pcapng from the span port; tshark, given no key log,
+# decrypts it to the same method/path/status as the records; the IDB
+# names the span port
+s_case native/export-pcapng native both --pcapng "$T_DIR/span.pcapng"
+if [[ -s $T_DIR/span.pcapng ]]; then
+	if $PY "$TLIB/tshark_oracle.py" "$T_DIR/span.pcapng" --tls-port 8443 >"$T_CASE_DIR/tshark.jsonl" 2>"$T_CASE_DIR/tshark.err" &&
+	   $PY "$TLIB/compare.py" triples "$OUT" "$T_CASE_DIR/tshark.jsonl" >"$T_CASE_DIR/triples.diff" 2>&1 &&
+	   [[ $(tshark -n -r "$T_DIR/span.pcapng" -T fields -e frame.interface_name 2>/dev/null | sort -u) == span0 ]]; then
+		t_pass span/export-pcapng-tshark
+	else
+		t_fail span/export-pcapng-tshark "$(head -5 "$T_CASE_DIR/triples.diff" "$T_CASE_DIR/tshark.err" | tr '\n' ' ')"
+	fi
+else
+	t_fail span/export-pcapng-tshark "no export file"
+fi
 
 # ---------------------------------------------------- verdict and filters
 # What the sensor's stack gets after XDP: tcpdump on span0 taps frames

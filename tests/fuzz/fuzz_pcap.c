@@ -53,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct engine *e = engine_new(&eo, (o & 8) ? NULL : keys, sink);
 	FZ_ASSERT(e);
 	memset(&ss, 0, sizeof(ss));
-	int r = source_pcap_run(path, (enum csum_mode)((o & 3) % 3), e, &ss, err,
+	int r = source_pcap_run(path, (enum csum_mode)((o & 3) % 3), e, NULL, &ss, err,
 				sizeof(err));
 	FZ_ASSERT(r <= 0);
 	if (r < 0)

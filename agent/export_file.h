@@ -1,0 +1,83 @@
+/* export_file.h - one export file on disk (internal to export.c).
+ *
+ * Owns: the descriptor, the temporary name ".NAME.tmp" in NAME's directory
+ * (created 0600: it may hold key material), the output buffer, and for
+ * classic pcap the libpcap dumper.  The file appears under its final name
+ * only when closed: flushed, fsync'ed, renamed - so a file under a final
+ * name is always complete.
+ *
+ * Writes: blocks accumulate in the buffer; at XFILE_CHUNK bytes it is
+ * handed to a writer thread (write-behind: the write(2) and the page cache
+ * copy overlap the parsing) and filling goes on in a second buffer.  The
+ * writer issues one write(2) per buffer and sync_file_range() to start
+ * writeback, so the fsync at close finds little left to do.  A buffer only
+ * ever holds whole blocks/records when written out.  The writer thread
+ * touches only wbuf, off and werr, under mu while handing over.
+ *
+ * Errors (ENOSPC, EIO, EFBIG...): the file is truncated back to the end of
+ * the last buffer written whole - a block boundary - and closed and renamed
+ * as usual, so it is complete and parses; if nothing was written at all the
+ * temporary file is removed.  The error is sticky: every later call fails
+ * at once.  A test hook (xfile_fail_after) makes writes fail with ENOSPC
+ * after a number of bytes.
+ */
+#ifndef TAPIR_EXPORT_FILE_H
+#define TAPIR_EXPORT_FILE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "pcapng.h"
+
+#define XFILE_CHUNK (256u << 10)
+
+enum export_format { EXPORT_PCAP = 1, EXPORT_PCAPNG = 2 };
+
+struct xfile {
+	int fd;
+	char *final, *tmp;
+	enum export_format fmt;
+	struct pcapng_buf buf;	/* being filled (caller's thread) */
+	uint64_t queued;	/* bytes handed to the writer */
+	/* write-behind */
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool th_on, busy, quit;
+	int werr;		/* the writer's error */
+	struct pcapng_buf wbuf;	/* being written (writer's thread) */
+	uint64_t off;		/* bytes written to the file (writer) */
+	uint64_t packets;
+	int err;		/* sticky -errno */
+	/* classic pcap: libpcap writes into buf through a stdio cookie */
+	void *pd, *dumper;	/* pcap_t *, pcap_dumper_t * */
+	FILE *cookie;
+};
+
+/* Test hook: when > 0, writes fail with ENOSPC once this many bytes in all
+ * have been written (process-wide). */
+extern uint64_t xfile_fail_after;
+
+/* Create the temporary file and write the file header (pcap header, or
+ * pcapng SHB).  0 or -errno (the struct is then closed). */
+int xfile_open(struct xfile *f, const char *final, enum export_format fmt,
+	       int linktype, uint32_t snaplen);
+/* Size of the file so far (written + buffered). */
+static inline uint64_t xfile_size(const struct xfile *f)
+{
+	return f->queued + f->buf.len;
+}
+/* The buffer is at a block boundary: write it out if it is large. 0 or
+ * the sticky -errno. */
+int xfile_commit(struct xfile *f);
+/* Classic pcap: one record through libpcap.  0 or -errno. */
+int xfile_pcap_record(struct xfile *f, uint64_t ts_ns, const uint8_t *data,
+		      uint32_t caplen, uint32_t wire_len);
+/* Flush, fsync, close, rename to the final name (also after an error:
+ * the file was cut at a block boundary).  Returns 0 or the first -errno
+ * the file met (sticky error, fsync, rename).  Safe on a closed struct. */
+int xfile_close(struct xfile *f);
+
+#endif

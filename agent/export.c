@@ -277,6 +277,9 @@ static int close_file(struct exporter *x)
 	}
 	name = x->f.final ? strdup(x->f.final) : NULL;
 	r = xfile_close(&x->f);
+	/* packets counted as written that a write error dropped */
+	x->st.packets -= xfile_unwritten(&x->f);
+	x->st.lost += xfile_unwritten(&x->f);
 	if (r && !x->st.stopped) {
 		x->st.stopped = true;
 		snprintf(x->err, sizeof(x->err), "writing %.200s: %s",
@@ -376,16 +379,21 @@ static void write_frame(struct exporter *x, uint32_t ifindex, uint64_t ts_ns,
 	} else {
 		r = xfile_pcap_record(&x->f, ts_ns, data, caplen, wire_len);
 	}
-	if (!r)
-		r = xfile_commit(&x->f);
-	if (r) {
+	if (r) {		/* not in the buffer */
 		x->st.lost++;
 		stop(x, r, "writing");
 		close_file(x);
 		return;
 	}
+	/* in the buffer: counted as written unless an error drops the
+	 * buffer (close_file moves such packets to `lost`) */
 	x->st.packets++;
 	x->st.bytes += caplen;
+	r = xfile_commit(&x->f);
+	if (r) {
+		stop(x, r, "writing");
+		close_file(x);
+	}
 }
 
 /* pcapng: the DSB with f's key log lines, if the store has any and this

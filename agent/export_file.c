@@ -87,11 +87,16 @@ static int write_buf(struct xfile *f, struct pcapng_buf *b)
 		b->len = 0;
 		return r;
 	}
-	/* start writeback now; the fsync at close then waits for little */
-	sync_file_range(f->fd, (off_t)f->off, (off_t)b->len,
-			SYNC_FILE_RANGE_WRITE);
 	f->off += b->len;
 	b->len = 0;
+	/* start writeback now, in large pieces (the disk's best request
+	 * size); the fsync at close then waits for little */
+	if (f->off - f->wb_off >= XFILE_WB_CHUNK) {
+		sync_file_range(f->fd, (off_t)f->wb_off,
+				(off_t)(f->off - f->wb_off),
+				SYNC_FILE_RANGE_WRITE);
+		f->wb_off = f->off;
+	}
 	return 0;
 }
 
@@ -116,26 +121,38 @@ static void *writer(void *arg)
 
 	pthread_mutex_lock(&f->mu);
 	for (;;) {
-		int r;
+		struct pcapng_buf *b;
+		int r, err;
 
-		while (!f->busy && !f->quit)
-			pthread_cond_wait(&f->cv, &f->mu);
-		if (!f->busy)
+		while (!f->qn && !f->quit) {
+			f->sleeping = true;
+			pthread_cond_wait(&f->work, &f->mu);
+		}
+		f->sleeping = false;
+		if (!f->qn)
 			break;
+		b = &f->q[f->qhead];
+		err = f->werr;
 		pthread_mutex_unlock(&f->mu);
-		r = f->werr ? 0 : write_buf(f, &f->wbuf);
+		r = err ? 0 : write_buf(f, b);
 		pthread_mutex_lock(&f->mu);
-		f->wbuf.len = 0;
+		b->len = 0;
 		if (r && !f->werr)
 			f->werr = r;
-		f->busy = false;
-		pthread_cond_broadcast(&f->cv);
+		if (err || r)
+			f->unwritten += f->qpackets[f->qhead];
+		f->spare[f->nspare++] = *b;
+		memset(b, 0, sizeof(*b));
+		f->qhead = (f->qhead + 1) % XFILE_QDEPTH;
+		f->qn--;
+		pthread_cond_broadcast(&f->room);
 	}
 	pthread_mutex_unlock(&f->mu);
 	return NULL;
 }
 
-/* Wait for the writer to be idle; returns its error (0 if none). */
+/* Wait until everything queued is written; returns the writer's error (0
+ * if none). */
 static int writer_idle(struct xfile *f)
 {
 	int r;
@@ -143,41 +160,65 @@ static int writer_idle(struct xfile *f)
 	if (!f->th_on)
 		return f->werr;
 	pthread_mutex_lock(&f->mu);
-	while (f->busy)
-		pthread_cond_wait(&f->cv, &f->mu);
+	if (f->qn && f->sleeping)
+		pthread_cond_broadcast(&f->work);
+	while (f->qn)
+		pthread_cond_wait(&f->room, &f->mu);
 	r = f->werr;
 	pthread_mutex_unlock(&f->mu);
 	return r;
 }
 
-/* Hand the buffer to the writer (or write it here if there is none). */
+/* The buffer being filled will not be written: its packets are lost. */
+static void drop_buf(struct xfile *f)
+{
+	f->unwritten += f->packets - f->handed;
+	f->handed = f->packets;
+	f->buf.len = 0;
+}
+
+/* Queue the buffer for the writer (or write it here if there is none). */
 static int flush(struct xfile *f)
 {
-	struct pcapng_buf t;
 	int r;
 
-	if (f->err)
+	if (f->err) {
+		drop_buf(f);
 		return f->err;
+	}
 	if (!f->buf.len)
 		return 0;
-	r = writer_idle(f);
-	if (!r && !f->th_on)
-		r = f->werr = write_buf(f, &f->buf);
-	if (r) {
-		f->err = r;
-		f->buf.len = 0;
+	if (!f->th_on) {
+		r = f->werr ? f->werr : write_buf(f, &f->buf);
+		if (r) {
+			f->werr = f->err = r;
+			drop_buf(f);
+		} else {
+			f->handed = f->packets;
+		}
 		return r;
 	}
-	if (!f->th_on)
-		return 0;
-	f->queued += f->buf.len;
 	pthread_mutex_lock(&f->mu);
-	t = f->wbuf;
-	f->wbuf = f->buf;
-	f->buf = t;
+	if (f->qn == XFILE_QDEPTH && f->sleeping)
+		pthread_cond_broadcast(&f->work);
+	while (f->qn == XFILE_QDEPTH)
+		pthread_cond_wait(&f->room, &f->mu);
+	r = f->werr;
+	if (r) {
+		pthread_mutex_unlock(&f->mu);
+		f->err = r;
+		drop_buf(f);
+		return r;
+	}
+	f->queued += f->buf.len;
+	f->q[(f->qhead + f->qn) % XFILE_QDEPTH] = f->buf;
+	f->qpackets[(f->qhead + f->qn) % XFILE_QDEPTH] = f->packets - f->handed;
+	f->handed = f->packets;
+	f->qn++;
+	f->buf = f->spare[--f->nspare];
 	f->buf.len = 0;
-	f->busy = true;
-	pthread_cond_broadcast(&f->cv);
+	if (f->sleeping && f->qn >= XFILE_WAKE)
+		pthread_cond_broadcast(&f->work);
 	pthread_mutex_unlock(&f->mu);
 	return 0;
 }
@@ -188,12 +229,22 @@ static void writer_stop(struct xfile *f)
 		return;
 	pthread_mutex_lock(&f->mu);
 	f->quit = true;
-	pthread_cond_broadcast(&f->cv);
+	pthread_cond_broadcast(&f->work);
 	pthread_mutex_unlock(&f->mu);
 	pthread_join(f->th, NULL);
 	pthread_mutex_destroy(&f->mu);
-	pthread_cond_destroy(&f->cv);
+	pthread_cond_destroy(&f->work);
+	pthread_cond_destroy(&f->room);
 	f->th_on = false;
+}
+
+static void free_bufs(struct xfile *f)
+{
+	pcapng_buf_free(&f->buf);
+	for (unsigned i = 0; i < XFILE_QDEPTH; i++) {
+		pcapng_buf_free(&f->q[i]);
+		pcapng_buf_free(&f->spare[i]);
+	}
 }
 
 int xfile_open(struct xfile *f, const char *final, enum export_format fmt,
@@ -246,21 +297,23 @@ int xfile_open(struct xfile *f, const char *final, enum export_format fmt,
 		}
 	}
 	/* the writer thread; without one (no thread to be had) the caller's
-	 * thread writes */
-	if (pcapng_buf_reserve(&f->wbuf, XFILE_CHUNK + 4096) == 0 &&
-	    pthread_mutex_init(&f->mu, NULL) == 0) {
+	 * thread writes.  Spare buffers get their memory when first filled. */
+	f->nspare = XFILE_QDEPTH;
+	if (pthread_mutex_init(&f->mu, NULL) == 0) {
 		sigset_t all, old;
 
 		/* the writer takes no signals: the capture's signalfd
 		 * relies on every thread blocking them */
 		sigfillset(&all);
 		pthread_sigmask(SIG_BLOCK, &all, &old);
-		pthread_cond_init(&f->cv, NULL);
+		pthread_cond_init(&f->work, NULL);
+		pthread_cond_init(&f->room, NULL);
 		f->th_on = pthread_create(&f->th, NULL, writer, f) == 0;
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		if (!f->th_on) {
 			pthread_mutex_destroy(&f->mu);
-			pthread_cond_destroy(&f->cv);
+			pthread_cond_destroy(&f->work);
+			pthread_cond_destroy(&f->room);
 		}
 	}
 	return 0;
@@ -345,8 +398,7 @@ int xfile_close(struct xfile *f)
 			sync_dir(f->final);	/* the rename is durable too */
 	}
 	f->fd = -1;
-	pcapng_buf_free(&f->buf);
-	pcapng_buf_free(&f->wbuf);
+	free_bufs(f);
 	free(f->final);
 	free(f->tmp);
 	f->final = f->tmp = NULL;

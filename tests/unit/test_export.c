@@ -357,6 +357,11 @@ TT_TEST(enospc_file_whole)
 	first_blocks(b, n, &epb, &dsb, &nb);
 	TT_CHECK(n > 0 && n <= 600000);
 	TT_CHECK(nb > 2);		/* whole blocks to the last byte */
+	/* exact counts: SHB, IDB, then one EPB per packet counted as
+	 * written; the rest (also those queued behind the failed write)
+	 * are lost */
+	TT_EQ_INT(export_stats(x)->packets, nb - 2);
+	TT_EQ_INT(export_stats(x)->packets + export_stats(x)->lost, 2000);
 	TT_EQ_INT(count_files("full", &tmp), 1);
 	TT_EQ_INT(tmp, 0);
 	free(b);

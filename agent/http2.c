@@ -48,6 +48,15 @@
  * honoured as soon as it is announced (the peer may use it before we see
  * the ACK).  The inflater's table is capped at H2_HPACK_TABLE_CAP.
  *
+ * HPACK memo: a client repeating a request (and a server a response)
+ * sends the same block bytes again once its fields are in the table.  A
+ * block that leaves the table as it was (only indexed fields and literals
+ * without indexing: hpack_static()) is remembered with its decoded fields
+ * (H2_MEMO_CAP bytes per direction); the next block of that direction
+ * with the same bytes is not run through nghttp2 but gets those fields,
+ * which is exact because nothing changed the table in between: any other
+ * block, and any table size change, clears the memo.
+ *
  * Mid-connection pickup: the inflater starts empty with a large limit.
  * HPACK indexes count from the newest entry, so a block that only refers
  * to entries added since the pickup decodes exactly; one that refers to an
@@ -120,6 +129,9 @@
 #define H2_PENDING 8		/* SETTINGS awaiting ACK, per direction */
 #define H2_RESET_RING 64	/* recently reset stream ids remembered */
 #define H2_FHDR 9
+#define H2_MEMO_CAP 4096	/* HPACK memo: block + decoded fields */
+
+bool h2_memo_off;
 
 enum {
 	F_DATA = 0, F_HEADERS, F_PRIORITY, F_RST, F_SETTINGS, F_PUSH,
@@ -188,6 +200,11 @@ struct h2_dir {
 	uint8_t *hb;
 	size_t hb_len, hb_cap;
 	nghttp2_hd_inflater *inf;
+	/* HPACK memo: memo[0..memo_blk) the block, then memo_n fields as
+	 * (u16 name length, u16 value length, name, value) */
+	uint8_t *memo;
+	uint16_t memo_blk, memo_n;
+	bool memo_ok;
 	uint32_t hpack_limit;	/* SETTINGS_HEADER_TABLE_SIZE it runs with */
 	bool hpack_unknown;	/* midstream: inflater gave up (sticky) */
 	bool lost, ended;
@@ -467,6 +484,7 @@ static void dir_lose(struct h2_conn *h, int dir, const char *why)
 	if (d->inf) {
 		nghttp2_hd_inflate_del(d->inf);
 		d->inf = NULL;
+		d->memo_ok = false;
 	}
 	for (s = h->head; s; s = next) {
 		next = s->next;
@@ -561,6 +579,7 @@ static void on_goaway(struct h2_conn *h, int dir, uint32_t last,
 static void inflater_limit(struct h2_dir *d, uint32_t v)
 {
 	d->hpack_limit = v;
+	d->memo_ok = false;	/* a smaller table may evict entries */
 	if (!d->inf)
 		return;
 	nghttp2_hd_inflate_change_table_size(d->inf,
@@ -753,17 +772,115 @@ static void on_field(struct hctx *x, const uint8_t *n, size_t nl,
 	}
 }
 
+/* An HPACK prefix integer (RFC 7541 5.1) at *p; false if cut short or
+ * too large. */
+static bool hp_int(const uint8_t **p, const uint8_t *end, int prefix,
+		   uint32_t *v)
+{
+	uint32_t mask = (1u << prefix) - 1, m = 0;
+
+	if (*p >= end)
+		return false;
+	*v = *(*p)++ & mask;
+	if (*v < mask)
+		return true;
+	for (;;) {
+		uint8_t c;
+
+		if (*p >= end || m > 21)
+			return false;
+		c = *(*p)++;
+		*v += (uint32_t)(c & 0x7f) << m;
+		m += 7;
+		if (!(c & 0x80))
+			return true;
+	}
+}
+
+/* An HPACK string literal: skipped. */
+static bool hp_skip_str(const uint8_t **p, const uint8_t *end)
+{
+	uint32_t n;
+
+	if (!hp_int(p, end, 7, &n) || (size_t)(end - *p) < n)
+		return false;
+	*p += n;
+	return true;
+}
+
+/* Does decoding this (well-formed) block leave the dynamic table as it
+ * was?  Yes when it holds only indexed fields and literals without
+ * indexing or never indexed; no for a literal with incremental indexing,
+ * a table size update, or anything that does not parse to the end. */
+static bool hpack_static(const uint8_t *p, size_t n)
+{
+	const uint8_t *end = p + n;
+	uint32_t v;
+
+	while (p < end) {
+		uint8_t c = *p;
+
+		if (c & 0x80) {			/* indexed */
+			if (!hp_int(&p, end, 7, &v))
+				return false;
+		} else if (c & 0xe0) {		/* 01: indexing, 001: size */
+			return false;
+		} else {			/* 0000, 0001: no indexing */
+			if (!hp_int(&p, end, 4, &v))
+				return false;
+			if (v == 0 && !hp_skip_str(&p, end))
+				return false;
+			if (!hp_skip_str(&p, end))
+				return false;
+		}
+	}
+	return true;
+}
+
+/* The memo's fields into x, with the same accounting as a decode. */
+static int memo_replay(struct h2_conn *h, const struct h2_dir *d,
+		       struct hctx *x)
+{
+	const uint8_t *p = d->memo + d->memo_blk;
+	size_t total = 0;
+
+	for (unsigned i = 0; i < d->memo_n; i++) {
+		uint16_t nl, vl;
+
+		memcpy(&nl, p, 2);
+		memcpy(&vl, p + 2, 2);
+		total += (size_t)nl + vl + 32;
+		if (total > h->o.max_header_bytes)
+			return -E2BIG;
+		on_field(x, p + 4, nl, p + 4 + nl, vl);
+		p += 4u + nl + vl;
+	}
+	return 0;
+}
+
 /* Run the block through dir's inflater into x.  0, -EBADMSG (HPACK error,
  * *msg set), -E2BIG (decoded size over max_header_bytes). */
 static int inflate_block(struct h2_conn *h, int dir, const uint8_t *in,
 			 size_t len, struct hctx *x, const char **msg)
 {
 	static const uint8_t empty[1];
-	nghttp2_hd_inflater *inf = h->d[dir].inf;
-	size_t total = 0;
+	struct h2_dir *d = &h->d[dir];
+	nghttp2_hd_inflater *inf = d->inf;
+	size_t total = 0, used, blen = len;
+	const uint8_t *blk;
+	bool keep;
 
 	if (!in)		/* an empty block gathered nothing: no buffer */
 		in = empty;
+	blk = in;
+	if (d->memo_ok && len == d->memo_blk && !memcmp(in, d->memo, len))
+		return memo_replay(h, d, x);
+	/* this block is remembered if it leaves the table alone */
+	d->memo_ok = false;
+	keep = !h2_memo_off && len <= H2_MEMO_CAP / 4 && hpack_static(in, len) &&
+	       (d->memo || (d->memo = malloc(H2_MEMO_CAP)));
+	used = len;
+	d->memo_n = 0;
 	for (;;) {
 		nghttp2_nv nv;
 		int fl = 0;
@@ -773,24 +890,44 @@ static int inflate_block(struct h2_conn *h, int dir, const uint8_t *in,
 			*msg = nghttp2_strerror((int)rv);
 			return -EBADMSG;
 		}
-		in += rv;
-		len -= (size_t)rv;
 		if (fl & NGHTTP2_HD_INFLATE_EMIT) {
 			/* RFC 9113 6.5.2 accounting: name + value + 32 */
 			total += nv.namelen + nv.valuelen + 32;
 			if (total > h->o.max_header_bytes)
 				return -E2BIG;
 			on_field(x, nv.name, nv.namelen, nv.value, nv.valuelen);
+			if (keep && used + 4 + nv.namelen + nv.valuelen <=
+					    H2_MEMO_CAP) {
+				uint16_t nl = (uint16_t)nv.namelen,
+					 vl = (uint16_t)nv.valuelen;
+
+				memcpy(d->memo + used, &nl, 2);
+				memcpy(d->memo + used + 2, &vl, 2);
+				memcpy(d->memo + used + 4, nv.name, nl);
+				memcpy(d->memo + used + 4 + nl, nv.value, vl);
+				used += 4u + nl + vl;
+				d->memo_n++;
+			} else {
+				keep = false;
+			}
 		}
 		if (fl & NGHTTP2_HD_INFLATE_FINAL) {
 			nghttp2_hd_inflate_end_headers(inf);
-			return 0;
+			if (keep) {
+				memcpy(d->memo, blk, blen);
+				d->memo_blk = (uint16_t)blen;
+				d->memo_ok = true;
+			}
+			break;
 		}
+		in += rv;
+		len -= (size_t)rv;
 		if (!(fl & NGHTTP2_HD_INFLATE_EMIT) && len == 0) {
 			*msg = "header block ended inside a field";
 			return -EBADMSG;
 		}
 	}
+	return 0;
 }
 
 /* A stream that an unseen (pre-capture or lost) frame opened, so the
@@ -939,6 +1076,7 @@ static void block_decode(struct h2_conn *h, int dir, const uint8_t *in,
 			d->hpack_unknown = true;
 			nghttp2_hd_inflate_del(d->inf);
 			d->inf = NULL;
+			d->memo_ok = false;
 			if (s) {
 				call_error(s->c, "%s", HPACK_UNKNOWN);
 				if (x.m)
@@ -1615,6 +1753,7 @@ void h2_conn_free(struct h2_conn *h)
 	}
 	for (int dir = 0; dir < 2; dir++) {
 		free(h->d[dir].hb);
+		free(h->d[dir].memo);
 		if (h->d[dir].inf)
 			nghttp2_hd_inflate_del(h->d[dir].inf);
 	}

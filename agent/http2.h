@@ -28,6 +28,10 @@ struct h2_opts {
 	uint32_t max_streams;		/* open streams tracked; 1024 */
 };
 
+/* Test hook: true turns the HPACK memo off (http2.c), for a differential
+ * check that it never changes a record. */
+extern bool h2_memo_off;
+
 /* The call is handed over: the callee owns it and must call_free() it. */
 typedef void (*h2_emit_fn)(void *ctx, struct call *c);
 

@@ -1536,6 +1536,80 @@ TT_TEST(hostile_trailers_and_nul)
 	bld_free(s);
 }
 
+/* HPACK memo (http2.c): a repeated block that leaves the table alone is
+ * not decoded again - exact only while the table is unchanged.  Raw
+ * blocks: GET https / @a, plus x-k as a new literal with incremental
+ * indexing (A: v1, C: v2) or as dynamic index 62 (B). */
+static const uint8_t blk_a[] = { 0x82, 0x87, 0x84, 0x01, 0x01, 'a', 0x40, 0x03,
+				 'x', '-', 'k', 0x02, 'v', '1' };
+static const uint8_t blk_b[] = { 0x82, 0x87, 0x84, 0x01, 0x01, 'a', 0xbe };
+static const uint8_t blk_c[] = { 0x82, 0x87, 0x84, 0x01, 0x01, 'a', 0x40, 0x03,
+				 'x', '-', 'k', 0x02, 'v', '2' };
+static const uint8_t st200[] = { 0x88 };
+
+TT_TEST(hpack_memo_follows_table)
+{
+	struct bld *c = bld_new(true), *s = bld_new(false);
+	const uint8_t *seq[] = { blk_a, blk_b, blk_b, blk_c, blk_b, blk_b };
+	const size_t len[] = { sizeof(blk_a), sizeof(blk_b), sizeof(blk_b),
+			       sizeof(blk_c), sizeof(blk_b), sizeof(blk_b) };
+	char *got;
+
+	for (uint32_t i = 0; i < ARRAY_SIZE(seq); i++) {
+		frame(c, (uint32_t)len[i], 1, 5, 1 + 2 * i, seq[i], len[i]);
+		frame(s, 1, 1, 5, 1 + 2 * i, st200, 1);
+	}
+	got = run_bld(c, s, NULL);
+	/* B after C is v2: C changed the table, the memo of B (v1) is gone */
+	EQS(got, "6 calls\n"
+		 "#1 GET / @a 200 QS qh=x-k:v1\n#3 GET / @a 200 QS qh=x-k:v1\n"
+		 "#5 GET / @a 200 QS qh=x-k:v1\n#7 GET / @a 200 QS qh=x-k:v2\n"
+		 "#9 GET / @a 200 QS qh=x-k:v2\n#11 GET / @a 200 QS qh=x-k:v2\n");
+	free(got);
+	bld_free(c);
+	bld_free(s);
+}
+
+TT_TEST(hpack_memo_table_size_change)
+{
+	static const uint8_t hts0[] = { 0, 1, 0, 0, 0, 0 };
+	struct bld *c1 = bld_new(true), *s1 = bld_new(false);
+	struct bld *c2 = bld_new(false), *s2 = bld_new(false);
+	struct sink sk;
+	struct h2_conn *h;
+	char *got;
+
+	frame(c1, sizeof(blk_a), 1, 5, 1, blk_a, sizeof(blk_a));
+	frame(c1, sizeof(blk_b), 1, 5, 3, blk_b, sizeof(blk_b));
+	frame(s1, 1, 1, 5, 1, st200, 1);
+	frame(s1, 1, 1, 5, 3, st200, 1);
+	frame(s1, 6, 4, 0, 0, hts0, 6);		/* SETTINGS table size 0 */
+	frame(c2, 0, 4, 1, 0, NULL, 0);		/* ACK: the table empties */
+	/* B again: index 62 is gone (and no size update came first) */
+	frame(c2, sizeof(blk_b), 1, 5, 5, blk_b, sizeof(blk_b));
+	frame(s2, 1, 1, 5, 5, st200, 1);
+	memset(&sk, 0, sizeof(sk));
+	h = conn_new(NULL, &sk);
+	feed_all(h, 0, c1);
+	feed_all(h, 1, s1);
+	feed_all(h, 0, c2);
+	feed_all(h, 1, s2);
+	h2_conn_free(h);
+	got = dump(&sk);
+	/* a stale memo would give stream 5 x-k:v1 as if decoded */
+	TT_CHECK(strstr(got, "#3 GET / @a 200 QS qh=x-k:v1\n") != NULL);
+	TT_CHECK(strstr(got, "HPACK decoding error in request headers of stream 5") != NULL);
+	TT_CHECK(strstr(got, "#5 GET / @a 200 QS qh=x-k:v1") == NULL);
+	if (!strstr(got, "HPACK decoding error in request headers of stream 5"))
+		fprintf(stderr, "%s", got);
+	free(got);
+	sink_free(&sk);
+	bld_free(c1);
+	bld_free(s1);
+	bld_free(c2);
+	bld_free(s2);
+}
+
 /* Distinct errors on one call stop at CALL_MAX_ERRORS, the last slot
  * saying so. */
 TT_TEST(call_errors_bounded)

@@ -1,7 +1,8 @@
 /* http2.h - passive HTTP/2 parser for one connection (both directions).
  *
  * Owns: the frame parser state of each direction, one HPACK inflater per
- * direction (nghttp2_hd_inflater), the header block being gathered (at most
+ * direction (nghttp2_hd_inflater) with its memo of the last block (4 KiB,
+ * see http2.c), the header block being gathered (at most
  * max_header_bytes), the table of open streams (at most max_streams) and
  * the calls under construction.  Does not own the fed bytes: header fields
  * are copied into the call, DATA payload goes from the caller's buffer to

@@ -279,6 +279,7 @@ static int close_file(struct exporter *x)
 	r = xfile_close(&x->f);
 	/* packets counted as written that a write error dropped */
 	x->st.packets -= xfile_unwritten(&x->f);
+	x->st.bytes -= xfile_unwritten_bytes(&x->f);
 	x->st.lost += xfile_unwritten(&x->f);
 	if (r && !x->st.stopped) {
 		x->st.stopped = true;
@@ -374,8 +375,10 @@ static void write_frame(struct exporter *x, uint32_t ifindex, uint64_t ts_ns,
 		if (!r)
 			r = pcapng_put_epb(&x->f.buf, id, ts_ns, data, caplen,
 					   wire_len);
-		if (!r)
+		if (!r) {
 			x->f.packets++;
+			x->f.bytes += caplen;
+		}
 	} else {
 		r = xfile_pcap_record(&x->f, ts_ns, data, caplen, wire_len);
 	}

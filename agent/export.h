@@ -59,8 +59,7 @@ struct export_opts {
 };
 
 struct export_stats {
-	uint64_t packets, bytes;	/* written (bytes: also of packets a
-					 * write error dropped) */
+	uint64_t packets, bytes;	/* written (captured bytes) */
 	uint64_t filtered;		/* not matching the export filter */
 	uint64_t snapped;		/* cut at snaplen */
 	uint64_t files;			/* finished files */

@@ -139,8 +139,10 @@ static void *writer(void *arg)
 		b->len = 0;
 		if (r && !f->werr)
 			f->werr = r;
-		if (err || r)
+		if (err || r) {
 			f->unwritten += f->qpackets[f->qhead];
+			f->unwritten_bytes += f->qbytes[f->qhead];
+		}
 		f->spare[f->nspare++] = *b;
 		memset(b, 0, sizeof(*b));
 		f->qhead = (f->qhead + 1) % XFILE_QDEPTH;
@@ -173,7 +175,9 @@ static int writer_idle(struct xfile *f)
 static void drop_buf(struct xfile *f)
 {
 	f->unwritten += f->packets - f->handed;
+	f->unwritten_bytes += f->bytes - f->handed_bytes;
 	f->handed = f->packets;
+	f->handed_bytes = f->bytes;
 	f->buf.len = 0;
 }
 
@@ -195,6 +199,7 @@ static int flush(struct xfile *f)
 			drop_buf(f);
 		} else {
 			f->handed = f->packets;
+			f->handed_bytes = f->bytes;
 		}
 		return r;
 	}
@@ -213,7 +218,9 @@ static int flush(struct xfile *f)
 	f->queued += f->buf.len;
 	f->q[(f->qhead + f->qn) % XFILE_QDEPTH] = f->buf;
 	f->qpackets[(f->qhead + f->qn) % XFILE_QDEPTH] = f->packets - f->handed;
+	f->qbytes[(f->qhead + f->qn) % XFILE_QDEPTH] = f->bytes - f->handed_bytes;
 	f->handed = f->packets;
+	f->handed_bytes = f->bytes;
 	f->qn++;
 	f->buf = f->spare[--f->nspare];
 	f->buf.len = 0;
@@ -362,6 +369,7 @@ int xfile_pcap_record(struct xfile *f, uint64_t ts_ns, const uint8_t *data,
 		return f->err;
 	}
 	f->packets++;
+	f->bytes += caplen;
 	return 0;
 }
 

@@ -60,13 +60,16 @@ struct xfile {
 	bool th_on, quit, sleeping;
 	unsigned qhead, qn, nspare;
 	struct pcapng_buf q[XFILE_QDEPTH], spare[XFILE_QDEPTH];
-	uint64_t qpackets[XFILE_QDEPTH];	/* packets in each queued one */
-	uint64_t handed;	/* packets queued so far (caller) */
-	uint64_t unwritten;	/* packets in buffers dropped by an error */
+	/* packets and their captured bytes: in each queued buffer, queued
+	 * so far (caller), in buffers dropped by a write error */
+	uint64_t qpackets[XFILE_QDEPTH], qbytes[XFILE_QDEPTH];
+	uint64_t handed, handed_bytes;
+	uint64_t unwritten, unwritten_bytes;
 	int werr;		/* the writer's error */
 	uint64_t off;		/* bytes written to the file (writer) */
 	uint64_t wb_off;	/* writeback started up to here (writer) */
 	uint64_t packets;	/* packets put in the file's buffers */
+	uint64_t bytes;		/* their captured bytes */
 	int err;		/* sticky -errno */
 	/* classic pcap: libpcap writes into buf through a stdio cookie */
 	void *pd, *dumper;	/* pcap_t *, pcap_dumper_t * */
@@ -92,11 +95,16 @@ int xfile_commit(struct xfile *f);
 /* Classic pcap: one record through libpcap.  0 or -errno. */
 int xfile_pcap_record(struct xfile *f, uint64_t ts_ns, const uint8_t *data,
 		      uint32_t caplen, uint32_t wire_len);
-/* After xfile_close: how many of the packets counted in `packets` never
- * reached the file (they were in buffers dropped by a write error). */
+/* After xfile_close: how many of the packets counted in `packets` (and of
+ * the bytes in `bytes`) never reached the file: they were in buffers
+ * dropped by a write error. */
 static inline uint64_t xfile_unwritten(const struct xfile *f)
 {
 	return f->unwritten;
+}
+static inline uint64_t xfile_unwritten_bytes(const struct xfile *f)
+{
+	return f->unwritten_bytes;
 }
 /* Flush, fsync, close, rename to the final name (also after an error:
  * the file was cut at a block boundary).  Returns 0 or the first -errno

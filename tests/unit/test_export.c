@@ -76,6 +76,25 @@ static void first_blocks(const uint8_t *b, size_t n, int *epb, int *dsb,
 	*nblocks = off == n ? i : -1;
 }
 
+/* the captured bytes of a pcapng image's EPBs */
+static uint64_t epb_bytes(const uint8_t *b, size_t n)
+{
+	uint64_t sum = 0;
+
+	for (size_t off = 0; off + 28 <= n;) {
+		uint32_t t, l, cap;
+		memcpy(&t, b + off, 4);
+		memcpy(&l, b + off + 4, 4);
+		memcpy(&cap, b + off + 20, 4);
+		if (t == PCAPNG_EPB)
+			sum += cap;
+		if (l < 12)
+			break;
+		off += l;
+	}
+	return sum;
+}
+
 static void noop(void *c, const uint8_t *p, size_t n) { (void)c; (void)p; (void)n; }
 
 TT_TEST(rotation_ring_exactly_w)
@@ -362,6 +381,7 @@ TT_TEST(enospc_file_whole)
 	 * are lost */
 	TT_EQ_INT(export_stats(x)->packets, nb - 2);
 	TT_EQ_INT(export_stats(x)->packets + export_stats(x)->lost, 2000);
+	TT_EQ_INT(export_stats(x)->bytes, epb_bytes(b, n));
 	TT_EQ_INT(count_files("full", &tmp), 1);
 	TT_EQ_INT(tmp, 0);
 	free(b);

@@ -36,11 +36,18 @@ for c in tls13-aes128gcm-full h2-small; do
 	# interleaved, best of RUNS each (the machine is shared: noise only
 	# ever adds time)
 	base=999 disk=999 ram=999 dd=999 size=0
+	ramdir=$RAM
+	# the export is about the capture's size: a small /dev/shm (a
+	# container's 64 MB) cannot take it
+	if [[ -n $ramdir ]] && (($(df -P -B1 /dev/shm | awk 'NR == 2 {print $4}') < 2 * $(stat -c %s "$cap"))); then
+		echo "export: $c: /dev/shm has too little room, the to-RAM figure is not measured"
+		ramdir=
+	fi
 	for ((i = 0; i < RUNS; i++)); do
 		b=$(t "$TAPIR" read -q -k "$keys" "$cap") || { echo "export: tapir read failed"; rc=1; continue 2; }
-		if [[ -n $RAM ]]; then
-			r=$(t "$TAPIR" read -q -k "$keys" --pcapng "$RAM/x.pcapng" "$cap") || { echo "export: tapir read --pcapng (tmpfs) failed"; rc=1; continue 2; }
-			rm -f "$RAM/x.pcapng"
+		if [[ -n $ramdir ]]; then
+			r=$(t "$TAPIR" read -q -k "$keys" --pcapng "$ramdir/x.pcapng" "$cap") || { echo "export: tapir read --pcapng (tmpfs) failed"; rc=1; continue 2; }
+			rm -f "$ramdir/x.pcapng"
 			ram=$(min "$ram" "$r")
 		fi
 		e=$(t "$TAPIR" read -q -k "$keys" --pcapng "$OUT/x.pcapng" "$cap") || { echo "export: tapir read --pcapng failed"; rc=1; continue 2; }
@@ -56,7 +63,7 @@ for c in tls13-aes128gcm-full h2-small; do
 	done
 	sz=$(stat -c %s "$cap")
 	printf 'export %-22s %6.1f MB: read %.3f s (best of %d)\n' "$c" "$(echo "$sz / 1000000" | bc -l)" "$base" "$RUNS"
-	if [[ -n $RAM ]]; then
+	if [[ -n $ramdir ]]; then
 		rr=$(ratio "$base" "$ram")
 		printf 'export %-22s   --pcapng to RAM (tmpfs):    %.3f s, ratio %.2f (target >= 0.8: %s)\n' "$c" "$ram" "$rr" "$(verdict "$rr")"
 	fi

@@ -258,6 +258,7 @@ static void ring_add(struct exporter *x, const char *name)
 
 static int close_file(struct exporter *x)
 {
+	struct xcount lost;
 	char *name;
 	int r;
 
@@ -278,9 +279,10 @@ static int close_file(struct exporter *x)
 	name = x->f.final ? strdup(x->f.final) : NULL;
 	r = xfile_close(&x->f);
 	/* packets counted as written that a write error dropped */
-	x->st.packets -= xfile_unwritten(&x->f);
-	x->st.bytes -= xfile_unwritten_bytes(&x->f);
-	x->st.lost += xfile_unwritten(&x->f);
+	lost = xfile_unwritten(&x->f);
+	x->st.packets -= lost.packets;
+	x->st.bytes -= lost.bytes;
+	x->st.lost += lost.packets;
 	if (r && !x->st.stopped) {
 		x->st.stopped = true;
 		snprintf(x->err, sizeof(x->err), "writing %.200s: %s",
@@ -302,7 +304,7 @@ static int ensure_file(struct exporter *x, uint64_t ts_ns, size_t more)
 {
 	if (x->st.stopped)
 		return -1;
-	if (x->open && x->f.packets && !x->pin) {
+	if (x->open && x->f.put.packets && !x->pin) {
 		bool due = false;
 
 		if (x->o.rotate_bytes &&
@@ -317,7 +319,7 @@ static int ensure_file(struct exporter *x, uint64_t ts_ns, size_t more)
 		return -1;
 	/* -G counts from a file's first packet (the first file is created
 	 * before any packet, to report an unwritable path at once) */
-	if (!x->f.packets && ts_ns)
+	if (!x->f.put.packets && ts_ns)
 		x->file_start_ns = ts_ns;
 	return 0;
 }
@@ -376,8 +378,8 @@ static void write_frame(struct exporter *x, uint32_t ifindex, uint64_t ts_ns,
 			r = pcapng_put_epb(&x->f.buf, id, ts_ns, data, caplen,
 					   wire_len);
 		if (!r) {
-			x->f.packets++;
-			x->f.bytes += caplen;
+			x->f.put.packets++;
+			x->f.put.bytes += caplen;
 		}
 	} else {
 		r = xfile_pcap_record(&x->f, ts_ns, data, caplen, wire_len);
@@ -831,7 +833,7 @@ void export_tick(struct exporter *x, uint64_t now_ns)
 	if (x->st.stopped)
 		return;
 	expire(x, now_ns);
-	if (x->open && x->o.rotate_ns && x->f.packets &&
+	if (x->open && x->o.rotate_ns && x->f.put.packets &&
 	    now_ns >= x->file_start_ns + x->o.rotate_ns)
 		close_file(x);
 }

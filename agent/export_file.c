@@ -115,6 +115,12 @@ static void sync_dir(const char *path)
 	free(d);
 }
 
+static void count_add(struct xcount *to, struct xcount c)
+{
+	to->packets += c.packets;
+	to->bytes += c.bytes;
+}
+
 static void *writer(void *arg)
 {
 	struct xfile *f = arg;
@@ -139,10 +145,8 @@ static void *writer(void *arg)
 		b->len = 0;
 		if (r && !f->werr)
 			f->werr = r;
-		if (err || r) {
-			f->unwritten += f->qpackets[f->qhead];
-			f->unwritten_bytes += f->qbytes[f->qhead];
-		}
+		if (err || r)
+			count_add(&f->unwritten, f->qcount[f->qhead]);
 		f->spare[f->nspare++] = *b;
 		memset(b, 0, sizeof(*b));
 		f->qhead = (f->qhead + 1) % XFILE_QDEPTH;
@@ -171,13 +175,21 @@ static int writer_idle(struct xfile *f)
 	return r;
 }
 
+/* What was put since the last buffer was handed over (= what buf holds);
+ * it counts as handed over from now on. */
+static struct xcount take_unhanded(struct xfile *f)
+{
+	struct xcount c = { f->put.packets - f->handed.packets,
+			    f->put.bytes - f->handed.bytes };
+
+	f->handed = f->put;
+	return c;
+}
+
 /* The buffer being filled will not be written: its packets are lost. */
 static void drop_buf(struct xfile *f)
 {
-	f->unwritten += f->packets - f->handed;
-	f->unwritten_bytes += f->bytes - f->handed_bytes;
-	f->handed = f->packets;
-	f->handed_bytes = f->bytes;
+	count_add(&f->unwritten, take_unhanded(f));
 	f->buf.len = 0;
 }
 
@@ -198,8 +210,7 @@ static int flush(struct xfile *f)
 			f->werr = f->err = r;
 			drop_buf(f);
 		} else {
-			f->handed = f->packets;
-			f->handed_bytes = f->bytes;
+			f->handed = f->put;
 		}
 		return r;
 	}
@@ -217,10 +228,7 @@ static int flush(struct xfile *f)
 	}
 	f->queued += f->buf.len;
 	f->q[(f->qhead + f->qn) % XFILE_QDEPTH] = f->buf;
-	f->qpackets[(f->qhead + f->qn) % XFILE_QDEPTH] = f->packets - f->handed;
-	f->qbytes[(f->qhead + f->qn) % XFILE_QDEPTH] = f->bytes - f->handed_bytes;
-	f->handed = f->packets;
-	f->handed_bytes = f->bytes;
+	f->qcount[(f->qhead + f->qn) % XFILE_QDEPTH] = take_unhanded(f);
 	f->qn++;
 	f->buf = f->spare[--f->nspare];
 	f->buf.len = 0;
@@ -368,8 +376,8 @@ int xfile_pcap_record(struct xfile *f, uint64_t ts_ns, const uint8_t *data,
 		f->err = -ENOMEM;
 		return f->err;
 	}
-	f->packets++;
-	f->bytes += caplen;
+	f->put.packets++;
+	f->put.bytes += caplen;
 	return 0;
 }
 

@@ -10,9 +10,9 @@
  * queued for a writer thread (write-behind: the write(2) and the page cache
  * copy overlap the parsing; up to XFILE_QDEPTH buffers wait, so the
  * caller waits only when the disk is behind) and filling goes on in a
- * spare buffer.  The writer issues one write(2) per buffer and, every XFILE_WB_CHUNK bytes,
- * sync_file_range() to start writeback, so the fsync at close finds
- * little left to do.  A buffer only ever holds whole blocks/records when
+ * spare buffer.  The writer issues one write(2) per buffer and, every
+ * XFILE_WB_CHUNK bytes, sync_file_range() to start writeback, so the
+ * fsync at close finds little left to do.  A buffer only ever holds whole blocks/records when
  * written out.  The writer thread touches only the queue's head buffer,
  * off, wb_off and werr; the queue indices and werr under mu.
  *
@@ -46,6 +46,10 @@
 
 enum export_format { EXPORT_PCAP = 1, EXPORT_PCAPNG = 2 };
 
+struct xcount {
+	uint64_t packets, bytes;	/* bytes: captured (caplen) */
+};
+
 struct xfile {
 	int fd;
 	char *final, *tmp;
@@ -62,14 +66,11 @@ struct xfile {
 	struct pcapng_buf q[XFILE_QDEPTH], spare[XFILE_QDEPTH];
 	/* packets and their captured bytes: in each queued buffer, queued
 	 * so far (caller), in buffers dropped by a write error */
-	uint64_t qpackets[XFILE_QDEPTH], qbytes[XFILE_QDEPTH];
-	uint64_t handed, handed_bytes;
-	uint64_t unwritten, unwritten_bytes;
+	struct xcount qcount[XFILE_QDEPTH], handed, unwritten;
 	int werr;		/* the writer's error */
 	uint64_t off;		/* bytes written to the file (writer) */
 	uint64_t wb_off;	/* writeback started up to here (writer) */
-	uint64_t packets;	/* packets put in the file's buffers */
-	uint64_t bytes;		/* their captured bytes */
+	struct xcount put;	/* packets put in the file's buffers */
 	int err;		/* sticky -errno */
 	/* classic pcap: libpcap writes into buf through a stdio cookie */
 	void *pd, *dumper;	/* pcap_t *, pcap_dumper_t * */
@@ -95,16 +96,11 @@ int xfile_commit(struct xfile *f);
 /* Classic pcap: one record through libpcap.  0 or -errno. */
 int xfile_pcap_record(struct xfile *f, uint64_t ts_ns, const uint8_t *data,
 		      uint32_t caplen, uint32_t wire_len);
-/* After xfile_close: how many of the packets counted in `packets` (and of
- * the bytes in `bytes`) never reached the file: they were in buffers
- * dropped by a write error. */
-static inline uint64_t xfile_unwritten(const struct xfile *f)
+/* After xfile_close: how much of what was put (f->put) never reached the
+ * file: it was in buffers dropped by a write error. */
+static inline struct xcount xfile_unwritten(const struct xfile *f)
 {
 	return f->unwritten;
-}
-static inline uint64_t xfile_unwritten_bytes(const struct xfile *f)
-{
-	return f->unwritten_bytes;
 }
 /* Flush, fsync, close, rename to the final name (also after an error:
  * the file was cut at a block boundary).  Returns 0 or the first -errno

@@ -46,6 +46,9 @@
  *   body", "invalid chunk framing in X body"        -> direction lost
  *   "response not parsed: <why>"   a later call after the response side
  *                                  was lost
+ *   "pairing uncertain after a response without matching request" (every
+ *   later call of a connection where one came after requests had been
+ *   seen: the directions are out of step, FIFO pairing is not trusted),
  *   "response without matching request", "connection closed before
  *   response", "response incomplete", "request incomplete",
  *   "response body ended by connection reset" (close-delimited + RST),
@@ -123,6 +126,10 @@ struct h1_conn {
 	struct h1_dir d[2];
 	struct h1_tx **q;	/* q[qhead..qlen) waiting for a response */
 	size_t qhead, qlen, qcap;
+	/* A response came with nothing queued after requests had been seen:
+	 * the two directions are out of step (a request lost or parsed late),
+	 * so FIFO pairing is no longer trusted for the rest of the connection. */
+	bool requests_seen, pairing_unsure;
 	h1_upgrade_fn upgrade;	/* h2c hand-over, optional */
 	struct h1_tx *up_tx;	/* its 101 was just parsed */
 };
@@ -956,6 +963,7 @@ static void request_head(struct h1_conn *h, const uint8_t *p, size_t n)
 	tx->is_head = !strcmp(c->req.method, "HEAD");
 	tx->is_connect = !strcmp(c->req.method, "CONNECT");
 	d->cur = tx;
+	h->requests_seen = true;
 	if (!h->d[1].dead && q_push(h, tx))
 		pipeline_overflow(h);
 	if (parse_fields(&c->req, p, end, false)) {
@@ -1011,6 +1019,10 @@ static void response_head(struct h1_conn *h, const uint8_t *p, size_t n)
 		tx = tx_new(h);
 		call_error(tx->c, "response without matching request");
 		tx->req_done = true;
+		h->pairing_unsure |= h->requests_seen;
+	} else if (h->pairing_unsure) {
+		call_error(tx->c, "pairing uncertain after a response without "
+				  "matching request");
 	}
 	c = tx->c;
 	d->cur = tx;

@@ -61,15 +61,19 @@
  *    push_need and calls reasm_kick).  A capture that shows a response
  *    before the end of its request (reordering between directions, as on
  *    a span port) then still pairs them right.  Giving up on a hole
- *    (window, memcap, flush, ack tolerance) delivers waiting data too;
- *    a wait cycle is broken by the flow (reasm_force_one); both counted
- *    in stats.order_forced.  A peer with no isn yet: segments pushed with
+ *    (window, memcap, flush) delivers waiting data too; a wait cycle is
+ *    broken by the flow (reasm_force_one); both counted in
+ *    stats.order_forced.  The ack tolerance (below) gives up holes only:
+ *    data waiting for the peer still waits.  A peer with no isn yet: segments pushed with
  *    push_raw keep the raw ACK and wait until the peer is placed, then
  *    get their need (peer_ready); reasm_peer_overdue bounds that wait.
  *  - acknowledged bytes the capture has not shown: a hole below the
  *    peer's ACK becomes a gap only after REORDER_ACKS more such ACKs or
- *    REORDER_NS of capture time (reordering tolerance); the late copy, if
- *    it still comes, is then a retransmission.
+ *    REORDER_NS of capture time (reordering tolerance).  The holes below
+ *    that ACK are then lost (lost_to): each becomes a gap when delivery
+ *    reaches it, which may be later, after data that waits for the peer;
+ *    a late copy that comes before that is still used, after it is a
+ *    retransmission.
  *  - no isn yet: the lowest ACK the peer sent is remembered;
  *    reasm_anchor_at_ack() starts the stream there (flow.c does when the
  *    peer's SYN was seen), so a first segment captured late is not taken
@@ -302,21 +306,33 @@ static bool peer_ready(const struct reasm *r, struct reasm_seg *s)
 	return s->need <= peer_at(r);
 }
 
+static void gap(struct reasm *r, uint64_t n, uint64_t ts);
+
 /* Deliver queued segments that became in order and whose peer bytes were
- * delivered (all of them, up to offset `force`, regardless of the peer). */
+ * delivered (all of them, up to offset `force`, regardless of the peer);
+ * a hole below lost_to that delivery reaches becomes a gap. */
 static void drain_to(struct reasm *r, uint64_t force, uint64_t ts)
 {
 	struct reasm_seg *s;
 
-	while ((s = r->q) && s->off <= r->next &&
-	       (s->off < force || peer_ready(r, s))) {
-		uint64_t skip = r->next - s->off;	/* 0 by invariant */
+	for (;;) {
+		s = r->q;
+		if (s && s->off <= r->next &&
+		    (s->off < force || peer_ready(r, s))) {
+			uint64_t skip = r->next - s->off; /* 0 by invariant */
 
-		q_unlink(r, s);
-		if (skip < s->len)
-			deliver(r, s->data + skip, (uint32_t)(s->len - skip),
-				ts);
-		q_free(r, s);
+			q_unlink(r, s);
+			if (skip < s->len)
+				deliver(r, s->data + skip,
+					(uint32_t)(s->len - skip), ts);
+			q_free(r, s);
+		} else if (r->next < r->lost_to && !r->ended &&
+			   (!s || s->off > r->next)) {
+			gap(r, (s && s->off < r->lost_to ? s->off : r->lost_to) -
+				       r->next, ts);
+		} else {
+			break;
+		}
 	}
 	if (force > r->next && r->fin_seen && r->fin_off <= force)
 		r->fin_need = 0;
@@ -572,8 +588,15 @@ void reasm_ack(struct reasm *r, uint32_t ack, uint64_t ts_ns)
 	if (r->ack_strikes <= REORDER_ACKS &&
 	    (int64_t)(ts_ns - r->ack_first_ns) < REORDER_NS)
 		return;
+	/* Only the holes are given up: data that waits for the peer keeps
+	 * waiting (the peer's bytes it acknowledges may themselves wait for
+	 * this hole), and the holes after it become gaps when delivery
+	 * reaches them.  Forcing it out here once delivered a response
+	 * before its request, which then paired with the next response. */
 	r->ack_strikes = 0;
-	skip_to(r, to, ts_ns);
+	if (to > r->lost_to)
+		r->lost_to = to;
+	drain(r, ts_ns);
 }
 
 bool reasm_anchor_at_ack(struct reasm *r)

@@ -82,6 +82,9 @@ struct reasm {
 	uint32_t ack_strikes;
 	uint64_t ack_first_ns;
 	uint64_t strike_next;	/* next when the first of them came */
+	/* Holes below this offset are lost (the tolerance ran out): each
+	 * becomes a gap as soon as delivery reaches it. */
+	uint64_t lost_to;
 	/* No isn yet: the lowest ack the peer sent for this stream. */
 	bool have_ack_hint;
 	uint32_t ack_hint;

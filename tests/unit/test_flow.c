@@ -544,6 +544,35 @@ TT_TEST(causal_order_lost)
 	flow_table_free(t);
 }
 
+/* A response segment is lost and the client's next request acks past
+ * it, so the request waits for the hole; the next response acks that
+ * request.  When the client's ACKs prove the hole lost, only the hole is
+ * given up: the next response still follows its request (it was once
+ * delivered first, and the request then paired with the response after
+ * it, with no error). */
+TT_TEST(causal_order_after_lost_hole)
+{
+	struct env e = { 0 };
+	struct flow_table *t = mktable(&e, NULL, 10);
+
+	TT_REQUIRE(t);
+	handshake(t, 7, 40000, SEC);
+	push(t, mk(7, 40000, 1, 80, 1, PA, 1001, 5001, "GET1", SEC));
+	push(t, mk(7, 40000, 1, 80, 0, PA, 5001, 1005, "AAAA", SEC));
+	/* server bytes 5005..5008 ("BBBB") lost */
+	push(t, mk(7, 40000, 1, 80, 0, PA, 5009, 1005, "CCCC", SEC));
+	push(t, mk(7, 40000, 1, 80, 1, PA, 1005, 5013, "GET2", SEC));
+	push(t, mk(7, 40000, 1, 80, 0, PA, 5013, 1009, "RSP2", SEC));
+	for (int i = 0; i < 20; i++)
+		push(t, mk(7, 40000, 1, 80, 1, A, 1009, 5017, NULL, SEC));
+	TT_REQUIRE(e.cur);
+	TT_EQ_STR(log_str(e.cur), ">GET1<AAAA<{gap}<CCCC>GET2<RSP2");
+	flow_table_flush_all(t, SEC);
+	TT_EQ_STR(log_str(&e.last_closed), ">GET1<AAAA<{gap}<CCCC>GET2<RSP2");
+	TT_EQ_INT(e.last_closed.gaps[1], 4);
+	flow_table_free(t);
+}
+
 /* The SYN-ACK is captured before the SYN and the first data: the client
  * stream is anchored at the SYN-ACK's ack, so a reordered first segment
  * still lands at offset 0 and the late SYN is this connection's. */

@@ -392,6 +392,11 @@ static const struct hcase cases[] = {
   { "1.1 GET /a @h 200 QS s=2:ab !unsupported transfer-coding in response body; recorded as sent" } },
 { "te-gzip-resp-close", {}, { Q(GET_A), S("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nabc"), END(1) },
   { "1.1 GET /a @h 200 QS s=3:abc !unsupported transfer-coding in response body; recorded as sent" } },
+/* a response before its request (directions out of step): later FIFO
+ * pairs are flagged, not trusted */
+{ "response-before-request", {}, { Q(GET_A), S(OK5), S(OK2), Q(GET_B), S(OK5), END(0), END(1) },
+  { WANT_A, "1.1 - - @- 200 qS s=2:ok !response without matching request",
+    "1.1 GET /b @h 200 QS s=5:hello !pairing uncertain after a response without matching request" } },
 { "response-without-request", {}, { S(OK5), S(OK2) },
   { "1.1 - - @- 200 qS s=5:hello !response without matching request",
     "1.1 - - @- 200 qS s=2:ok !response without matching request" } },

@@ -358,6 +358,11 @@ TT_TEST(causal_wait)
 		reasm_ack(&r, 107, 4);
 	TT_EQ_STR(rec_str(&rec), "");
 	reasm_ack(&r, 107, 5);
+	/* the hole is lost, but "AB" still waits for the peer's 9 bytes */
+	TT_EQ_STR(rec_str(&rec), "");
+	TT_EQ_INT(r.lost_to, 6);
+	reasm_push(&pr, 501, TCPF_ACK, (const uint8_t *)"123456789", 9, 5);
+	TT_CHECK(reasm_kick(&r, 5));
 	TT_EQ_STR(rec_str(&rec), "AB{G2}EF");
 	reasm_flush(&r, REASM_END_EOF, 6);
 	TT_EQ_INT(mc.used, 0);

@@ -105,6 +105,21 @@ struct flow_table {
 	uint64_t k0, k1;	/* SipHash key */
 	struct flow *lru_head, *lru_tail;	/* oldest, newest */
 	struct closed_flow *closed;		/* CLOSED_SLOTS */
+	struct flow *holding;			/* flows in their start hold */
+};
+
+/* Start hold (see the policies above): at most HOLD_SEGS segments or
+ * HOLD_BYTES payload bytes, for at most HOLD_NS of capture time -- the
+ * reassembler's reordering tolerance. */
+#define HOLD_SEGS	16u
+#define HOLD_BYTES	(256u * 1024)
+#define HOLD_NS		(500ULL * 1000000)
+
+struct held_seg {
+	struct held_seg *next;
+	struct seg s;		/* s.payload points at data */
+	uint64_t charge;
+	uint8_t data[];
 };
 
 /* ---- hashing ------------------------------------------------------------ */
@@ -363,11 +378,15 @@ static bool is_after_close(struct flow_table *t, const struct seg *s,
 	       s->seq + s->len - c->start_seq[dir] <= c->len[dir];
 }
 
+static bool hold_release(struct flow_table *t, struct flow *f, bool replay);
+
 static void flow_close(struct flow_table *t, struct flow *f,
 		       enum reasm_end how, uint64_t ts, bool flush)
 {
 	if (f->dead)
 		return;		/* already closing (re-entry from a callback) */
+	if (f->holding && hold_release(t, f, flush))
+		return;		/* the replay closed it */
 	f->dead = true;
 	if (how == REASM_END_EOF && f->rs[0].ended && f->rs[1].ended)
 		remember_closed(t, f, ts);
@@ -580,6 +599,23 @@ static void causal_kick(struct flow *f, uint64_t ts)
 	}
 }
 
+static void hold_start(struct flow_table *t, struct flow *f);
+static int hold_add(struct flow_table *t, struct flow *f, const struct seg *s);
+static bool hold_syn_fits(const struct flow_table *t, const struct flow *f,
+			  const struct seg *s);
+static int hold_syn_roles(struct flow_table *t, struct flow *f,
+			  const struct seg *s, int dir);
+static bool flow_push_one(struct flow_table *t, struct flow *f,
+			  const struct seg *s, int dir);
+
+static void count_seg(struct flow *f, const struct seg *s, int dir)
+{
+	if (s->ts_ns > f->last_ts_ns)
+		f->last_ts_ns = s->ts_ns;
+	f->pkts[dir]++;
+	f->bytes[dir] += s->len;
+}
+
 int flow_table_push(struct flow_table *t, const struct seg *s)
 {
 	struct flow *f;
@@ -607,15 +643,195 @@ int flow_table_push(struct flow_table *t, const struct seg *s)
 		f = flow_create(t, s, h, &dir);
 		if (!f)
 			return -ENOMEM;
+		if (!(s->flags & TCPF_SYN))
+			hold_start(t, f);
 	} else {
 		lru_unlink(t, f);
 		lru_append(t, f);
 	}
-	if (s->ts_ns > f->last_ts_ns)
-		f->last_ts_ns = s->ts_ns;
-	f->pkts[dir]++;
-	f->bytes[dir] += s->len;
+	if (f->holding) {
+		if (!(s->flags & (TCPF_SYN | TCPF_FIN | TCPF_RST)) &&
+		    f->nheld < HOLD_SEGS &&
+		    (int64_t)(s->ts_ns - f->first_ts_ns) < (int64_t)HOLD_NS &&
+		    !hold_add(t, f, s)) {
+			count_seg(f, s, dir);
+			return 0;
+		}
+		if ((s->flags & (TCPF_SYN | TCPF_FIN | TCPF_RST)) == TCPF_SYN &&
+		    hold_syn_fits(t, f, s)) {
+			/* The connection's start, reordered behind its
+			 * first data: it goes first, then what was held. */
+			dir = hold_syn_roles(t, f, s, dir);
+			count_seg(f, s, dir);
+			if (!flow_push_one(t, f, s, dir))
+				hold_release(t, f, true);
+			return 0;
+		}
+		/* Replay what was held, then take s as if it came now (the
+		 * flow may be closed, or s be another connection's SYN). */
+		hold_release(t, f, true);
+		t->st.segments--;
+		return flow_table_push(t, s);
+	}
+	count_seg(f, s, dir);
+	flow_push_one(t, f, s, dir);
+	return 0;
+}
 
+/* ---- start hold ----------------------------------------------------------
+ * A flow opened by a segment without SYN may be a connection picked up
+ * mid-stream, or one whose SYN (or SYN-ACK) a reordering capture shows a
+ * few segments later.  Its segments are held (copied, charged to the
+ * memcap) instead of fed to the reassemblers; a SYN or SYN-ACK during the
+ * hold makes the flow that connection's start (roles from the SYN), and
+ * the held segments are then replayed after it, in capture order.  The
+ * hold ends with the first FIN or RST, after HOLD_SEGS segments, HOLD_BYTES
+ * bytes or HOLD_NS of capture time (also on flow_table_expire), on a
+ * memcap refusal, and before the flow is flushed; the held segments are
+ * then replayed as a mid-stream pickup, exactly as if never held. */
+
+static void hold_start(struct flow_table *t, struct flow *f)
+{
+	f->holding = true;
+	f->hold_prev = NULL;
+	f->hold_next = t->holding;
+	if (t->holding)
+		t->holding->hold_prev = f;
+	t->holding = f;
+}
+
+static void hold_unlink(struct flow_table *t, struct flow *f)
+{
+	if (f->hold_prev)
+		f->hold_prev->hold_next = f->hold_next;
+	else
+		t->holding = f->hold_next;
+	if (f->hold_next)
+		f->hold_next->hold_prev = f->hold_prev;
+	f->hold_prev = f->hold_next = NULL;
+	f->holding = false;
+}
+
+/* Copy s onto f's held list; 0, or -1 (bounds, memcap, malloc). */
+static int hold_add(struct flow_table *t, struct flow *f, const struct seg *s)
+{
+	uint64_t charge = sizeof(struct held_seg) + (uint64_t)s->len + 16;
+	struct held_seg *h;
+
+	if (f->held_charge + charge > HOLD_BYTES + HOLD_SEGS * 128 ||
+	    memcap_charge(t->mc, charge) < 0)
+		return -1;
+	h = malloc(sizeof(*h) + s->len);
+	if (!h) {
+		memcap_release(t->mc, charge);
+		return -1;
+	}
+	h->next = NULL;
+	h->s = *s;
+	h->charge = charge;
+	if (s->len)
+		memcpy(h->data, s->payload, s->len);
+	h->s.payload = h->data;
+	if (f->held_last)
+		f->held_last->next = h;
+	else
+		f->held = h;
+	f->held_last = h;
+	f->nheld++;
+	f->held_charge += charge;
+	return 0;
+}
+
+/* Does the SYN (or SYN-ACK) s start the connection whose segments f
+ * holds?  Its sequence space must reach them: held data of its own
+ * direction lies within the reassembly window after it, and held data of
+ * the other direction acknowledges at most that far. */
+static bool hold_syn_fits(const struct flow_table *t, const struct flow *f,
+			  const struct seg *s)
+{
+	int alen = s->family == 4 ? 4 : 16;
+	uint32_t isn = s->seq + 1;
+
+	for (const struct held_seg *h = f->held; h; h = h->next) {
+		bool same = h->s.sport == s->sport &&
+			    !memcmp(h->s.src, s->src, (size_t)alen);
+		int64_t d;
+
+		if (same)
+			d = (int32_t)(h->s.seq - isn);
+		else if (h->s.flags & TCPF_ACK)
+			d = (int32_t)(h->s.ack - isn);
+		else
+			continue;
+		if (d < 0 || d > (int64_t)t->o.reasm_window + HOLD_BYTES)
+			return false;
+	}
+	return true;
+}
+
+/* The SYN (or SYN-ACK) s came during f's hold: its sender's role is
+ * certain, so the key is turned around if the first segment's guess was
+ * the other way (nothing has reached the reassemblers or the app yet).
+ * Returns s's direction in the (possibly turned) key. */
+static int hold_syn_roles(struct flow_table *t, struct flow *f,
+			  const struct seg *s, int dir)
+{
+	int want = (s->flags & TCPF_ACK) ? 1 : 0;
+
+	t->st.held_restarts++;
+	if (!f->roles_certain && t->st.flows_midstream)
+		t->st.flows_midstream--;
+	f->roles_certain = true;
+	if (dir != want) {
+		struct flow_key k = f->key;
+
+		memcpy(f->key.addr[0], k.addr[1], sizeof(k.addr[0]));
+		memcpy(f->key.addr[1], k.addr[0], sizeof(k.addr[0]));
+		f->key.port[0] = k.port[1];
+		f->key.port[1] = k.port[0];
+		uint64_t p = f->pkts[0], b = f->bytes[0];
+
+		f->pkts[0] = f->pkts[1];
+		f->bytes[0] = f->bytes[1];
+		f->pkts[1] = p;
+		f->bytes[1] = b;
+	}
+	return want;
+}
+
+/* End f's hold.  replay: feed the held segments in capture order (their
+ * counters were taken when held), else drop them.  True if the replay
+ * closed (and freed) the flow. */
+static bool hold_release(struct flow_table *t, struct flow *f, bool replay)
+{
+	struct held_seg *h = f->held, *next;
+	bool closed = false;
+
+	hold_unlink(t, f);
+	f->held = f->held_last = NULL;
+	f->nheld = 0;
+	f->held_charge = 0;
+	for (; h; h = next) {
+		next = h->next;
+		if (replay && !closed) {
+			int dir = f->key.port[0] == h->s.sport &&
+					  !memcmp(f->key.addr[0], h->s.src,
+						  h->s.family == 4 ? 4 : 16)
+				  ? 0 : 1;
+
+			closed = flow_push_one(t, f, &h->s, dir);
+		}
+		memcap_release(t->mc, h->charge);
+		free(h);
+	}
+	return closed;
+}
+
+/* Feed s (direction dir of f) to the reassemblers.  True if f was closed
+ * (and freed) on the way. */
+static bool flow_push_one(struct flow_table *t, struct flow *f,
+			  const struct seg *s, int dir)
+{
 	if (s->flags & TCPF_ACK)
 		reasm_ack(&f->rs[!dir], s->ack, s->ts_ns);
 	if (!f->rs[dir].have_isn && !(s->flags & TCPF_SYN) &&
@@ -633,15 +849,23 @@ int flow_table_push(struct flow_table *t, const struct seg *s)
 	if (s->flags & TCPF_RST)
 		reasm_flush(&f->rs[!dir], REASM_END_RST, s->ts_ns);
 	causal_kick(f, s->ts_ns);
-	if (f->rs[0].ended && f->rs[1].ended)
+	if (f->rs[0].ended && f->rs[1].ended) {
 		flow_close(t, f, REASM_END_EOF, s->ts_ns, true);
-	return 0;
+		return true;
+	}
+	return false;
 }
 
 void flow_table_expire(struct flow_table *t, uint64_t now_ns)
 {
 	struct flow *f, *next;
 
+	for (f = t->holding; f; f = next) {
+		next = f->hold_next;
+		/* only f leaves the list (or is freed) */
+		if ((int64_t)(now_ns - f->first_ts_ns) >= (int64_t)HOLD_NS)
+			hold_release(t, f, true);
+	}
 	if (now_ns < t->o.idle_timeout_ns)
 		return;
 	/* Oldest first; capture time may step back a little between

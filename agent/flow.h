@@ -32,6 +32,8 @@ struct flow_key {
 	uint16_t port[2];
 };
 
+struct held_seg;
+
 struct flow {
 	struct flow_key key;
 	bool roles_certain;
@@ -40,6 +42,14 @@ struct flow {
 	uint64_t pkts[2], bytes[2];
 	struct reasm rs[2];
 	void *app;
+	/* Opened without a SYN: its first segments are held (copies, in
+	 * capture order) in case the SYN or SYN-ACK was only reordered
+	 * behind them; see flow.c, "start hold". */
+	struct held_seg *held, *held_last;
+	uint32_t nheld;
+	uint64_t held_charge;
+	bool holding;
+	struct flow *hold_prev, *hold_next;	/* table's holding list */
 	/* table linkage, private */
 	struct flow *hnext;
 	struct flow *lru_prev, *lru_next;
@@ -61,6 +71,8 @@ struct flow_stats {
 		segments, bad_csum;
 	uint64_t flows_evicted;	/* closed early to admit a new flow */
 	uint64_t flows_midstream; /* opened without a SYN: picked up mid-stream */
+	uint64_t held_restarts;	/* flows opened without a SYN whose SYN or
+				 * SYN-ACK came during the start hold */
 	uint64_t after_close;	/* segments of a connection already closed
 				 * (FIN/RST both ways), dropped */
 	struct reasm_stats rs;

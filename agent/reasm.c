@@ -52,7 +52,10 @@
  *    carried by an RST is ignored (receivers ignore it too).
  *  - a SYN is honoured only before the stream has an isn; a later SYN with
  *    the same isn is a retransmission (its data, TFO, is handled as data),
- *    one with another isn is ignored (the flow table starts a new flow).
+ *    one with another isn is ignored (the flow table starts a new flow),
+ *    except on a stream placed without a SYN that has delivered nothing:
+ *    an isn up to a window before the guessed start re-places it there
+ *    (rebase; the SYN came late).
  *  - FIN: the first FIN's offset wins; data past it is dropped (also data
  *    already queued past it).  A FIN below `next` is ignored.
  *  - causal order across the two directions: a segment's ACK says how
@@ -468,6 +471,40 @@ static void push_data(struct reasm *r, uint64_t off, const uint8_t *p,
 		skip_hole(r, ts);
 }
 
+/* A SYN with isn `isn` for a stream that was placed without one (first
+ * data, or the peer's lowest ACK) and has delivered nothing yet: when isn
+ * lies before the guessed start, within the window, the guess was wrong
+ * (the SYN and the first bytes were reordered behind later ones), and
+ * the stream is placed again at the SYN.  Queued data, the FIN and the
+ * peer's waits on this stream move with it.  False if it does not fit
+ * (another connection's SYN). */
+static bool rebase(struct reasm *r, uint32_t isn)
+{
+	uint64_t d = (uint32_t)(r->isn - isn);
+	struct reasm_seg *s;
+	struct reasm *p = r->peer;
+
+	if (r->syn_seen || r->next || r->delivered || r->ended ||
+	    d > r->window_max)
+		return false;
+	r->isn = isn;
+	for (s = r->q; s; s = s->next)
+		s->off += d;
+	if (r->fin_seen)
+		r->fin_off += d;
+	if (r->lost_to)
+		r->lost_to += d;
+	r->ack_strikes = 0;
+	if (p) {
+		for (s = p->q; s; s = s->next)
+			if (!s->raw && s->need)
+				s->need += d;
+		if (p->fin_need)
+			p->fin_need += d;
+	}
+	return true;
+}
+
 int reasm_push(struct reasm *r, uint32_t seq, uint8_t flags,
 	       const uint8_t *p, uint32_t n, uint64_t ts_ns)
 {
@@ -483,7 +520,7 @@ int reasm_push(struct reasm *r, uint32_t seq, uint8_t flags,
 			r->have_isn = true;
 			r->syn_seen = true;
 			r->next = 0;
-		} else if (seq + 1 != r->isn) {
+		} else if (seq + 1 != r->isn && !rebase(r, seq + 1)) {
 			return 0;	/* another connection's SYN */
 		} else {
 			r->syn_seen = true;

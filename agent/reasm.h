@@ -66,7 +66,7 @@ struct reasm {
 	 * how far into it the sender of the segment being pushed had
 	 * received (its ACK as a peer offset; 0: no constraint).  Data is
 	 * delivered only after the peer bytes it acknowledges. */
-	const struct reasm *peer;
+	struct reasm *peer;
 	uint64_t push_need;
 	uint64_t fin_need;
 	/* The peer has no isn yet, but will (this stream's SYN was seen):

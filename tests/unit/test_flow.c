@@ -573,6 +573,76 @@ TT_TEST(causal_order_after_lost_hole)
 	flow_table_free(t);
 }
 
+/* A reordering capture shows a connection's second client segment
+ * before its SYN, and the server's second segment before its SYN-ACK.
+ * The first is held until the SYN comes (one flow, not a mid-stream one
+ * closed by a "port reuse"); the server stream, first placed at the
+ * client's lowest ACK (past its real start), is placed again at the late
+ * SYN-ACK.  Nothing is lost or gapped. */
+TT_TEST(start_reordered_behind_data)
+{
+	struct env e = { 0 };
+	struct flow_table *t = mktable(&e, NULL, 10);
+	const struct flow_stats *st;
+
+	TT_REQUIRE(t);
+	st = flow_table_stats(t);
+	push(t, mk(7, 40000, 1, 80, 1, PA, 1003, 5003, "CD", SEC));
+	push(t, mk(7, 40000, 1, 80, 1, TCPF_SYN, 1000, 0, NULL, SEC));
+	push(t, mk(7, 40000, 1, 80, 0, PA, 5003, 1005, "zz", SEC));
+	push(t, mk(7, 40000, 1, 80, 0, TCPF_SYN | A, 5000, 1001, NULL, SEC));
+	push(t, mk(7, 40000, 1, 80, 1, PA, 1001, 5001, "AB", SEC));
+	push(t, mk(7, 40000, 1, 80, 0, PA, 5001, 1003, "xy", SEC));
+	flow_table_flush_all(t, SEC);
+	TT_EQ_INT(e.opens, 1);
+	TT_EQ_INT(st->flows_midstream, 0);
+	TT_EQ_INT(st->held_restarts, 1);
+	TT_EQ_INT(e.last_closed.gaps[0] + e.last_closed.gaps[1], 0);
+	TT_EQ_INT(e.last_closed.n[0], 4);
+	TT_EQ_MEM(e.last_closed.data[0], "ABCD", 4);
+	TT_EQ_INT(e.last_closed.n[1], 4);
+	TT_EQ_MEM(e.last_closed.data[1], "xyzz", 4);
+	flow_table_free(t);
+}
+
+/* Picked up mid-stream for real: the held segments are replayed as they
+ * came once the hold ends (segment count, capture time, FIN or flush). */
+TT_TEST(start_hold_ends)
+{
+	struct env e = { 0 };
+	struct memcap mc;
+	struct flow_table *t;
+
+	memcap_init(&mc, 1 << 24);
+	t = mktable(&e, &mc, 10);
+	TT_REQUIRE(t);
+	/* by segment count */
+	for (uint32_t i = 0; i < 17; i++)
+		push(t, mk(7, 40000, 1, 80, 1, PA, 2000 + i, 9000, "q", SEC));
+	TT_REQUIRE(e.cur);
+	TT_EQ_INT(e.cur->n[0], 17);
+	/* by capture time, through flow_table_expire */
+	push(t, mk(8, 40001, 1, 80, 1, PA, 3000, 9000, "r", SEC));
+	TT_EQ_INT(e.cur->n[0], 0);
+	flow_table_expire(t, SEC + SEC / 4);
+	TT_EQ_INT(e.cur->n[0], 0);
+	flow_table_expire(t, SEC + SEC / 2);
+	TT_EQ_INT(e.cur->n[0], 1);
+	/* by a FIN: held data first, then the FIN */
+	push(t, mk(9, 40002, 1, 80, 1, PA, 4000, 9000, "s", 2 * SEC));
+	push(t, mk(9, 40002, 1, 80, 1, PA | TCPF_FIN, 4001, 9000, "t", 2 * SEC));
+	TT_EQ_INT(e.cur->n[0], 2);
+	TT_EQ_MEM(e.cur->data[0], "st", 2);
+	/* by a flush, and another connection's SYN on a held tuple */
+	push(t, mk(10, 40003, 1, 80, 1, PA, 5000, 9000, "u", 2 * SEC));
+	push(t, mk(10, 40003, 1, 80, 1, TCPF_SYN, 0x80000000u, 0, NULL, 2 * SEC));
+	TT_EQ_INT(e.last_closed.n[0], 1);
+	TT_EQ_MEM(e.last_closed.data[0], "u", 1);
+	flow_table_flush_all(t, 3 * SEC);
+	flow_table_free(t);
+	TT_EQ_INT(mc.used, 0);
+}
+
 /* The SYN-ACK is captured before the SYN and the first data: the client
  * stream is anchored at the SYN-ACK's ack, so a reordered first segment
  * still lands at offset 0 and the late SYN is this connection's. */

@@ -14,7 +14,11 @@
  *
  * Lifecycle of a flow:
  *
- *   (none) --flow_table_push(SYN | payload)--> open   ops->open
+ *   (none) --flow_table_push(SYN)------------> open   ops->open
+ *   (none) --flow_table_push(payload)--------> open, holding (start hold:
+ *                                               segments copied, not fed;
+ *                                               a fitting SYN/SYN-ACK goes
+ *                                               first, then they replay)
  *   (none) --push(no SYN, no payload)--------> ignored (a final ACK or an
  *                                               RST after close must not
  *                                               resurrect the flow)

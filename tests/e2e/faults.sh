@@ -92,10 +92,9 @@ for kind in ${FAULT_KINDS:-drop reorder dup cut flip trunc}; do
 	done
 	printf '%-8s %9d %8d %6d %8d\n' "$kind" "$c" "$f" "$w" "$m" >>"$D/table"
 	# reordering and duplication lose no byte: nearly every call must come
-	# out complete, none missing (known exception, flagged, not wrong: a
-	# flow whose first captured segment is data from the middle of its
-	# stream, its SYN captured many segments later, is picked up
-	# mid-stream; docs/architecture.md)
+	# out complete, none missing (a SYN reordered behind its flow's first
+	# data is waited for within flow.c's start hold; beyond it the flow is
+	# picked up mid-stream, flagged: docs/architecture.md)
 	[[ ($kind == reorder || $kind == dup) && ($m -ne 0 || $((f * 20)) -gt $((c + f))) ]] &&
 		bad+=" $kind lost calls: flagged $f, missing $m"
 	if [[ -z $bad && $w -eq 0 ]]; then

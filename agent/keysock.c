@@ -21,7 +21,9 @@
  * exporter (nginx's shim) connected.  Nothing already sent is lost by an
  * eviction: shutdown(SHUT_RD) makes the peer's next send fail (EPIPE, on
  * which the shim reconnects at once) and everything queued before it is
- * still read, up to EVICT_BUDGET bytes.
+ * still read, up to EVICT_BUDGET bytes.  The listen queue is as long as
+ * the kernel allows, so a flood of connects does not make the shim's own
+ * non-blocking connect fail before the agent gets to evict anything.
  *
  * Invariants: never a blocking call (every fd is O_NONBLOCK; epoll_wait
  * with timeout 0); work per keysock_poll() is bounded (MAX_EVENTS events,
@@ -385,7 +387,12 @@ struct keysock *keysock_new(struct keystore *ks, const struct keysock_opts *o)
 	if ((o->owner != (uid_t)-1 || o->group != (gid_t)-1) &&
 	    chown(o->path, o->owner, o->group))
 		goto fail;
-	if (chmod(o->path, o->mode & 0777) || listen(k->lfd, 128))
+	/* The longest accept queue the kernel allows (net.core.somaxconn):
+	 * the shim connects without waiting, so a full queue (a flood of
+	 * connections not accepted yet) would make it drop a handshake's
+	 * keys; tests/e2e/capture_keys.sh hostile_socket once lost them with
+	 * 128. */
+	if (chmod(o->path, o->mode & 0777) || listen(k->lfd, SOMAXCONN))
 		goto fail;
 	k->ep = epoll_create1(EPOLL_CLOEXEC);
 	if (k->ep < 0 || epoll_ctl(k->ep, EPOLL_CTL_ADD, k->lfd, &ev))

@@ -511,56 +511,92 @@ static bool te_last_chunked(const char *v, bool *others)
 	return false;
 }
 
+/* Make *buf (holding `used` bytes) hold at least `need`: doubled. */
+static void fold_reserve(char **buf, size_t *cap, size_t used, size_t need)
+{
+	char *nb;
+
+	if (need <= *cap && *buf)
+		return;
+	*cap = MAX(MAX(2 * *cap, need), 64);
+	nb = xmalloc(*cap);
+	if (used)
+		memcpy(nb, *buf, used);
+	free(*buf);
+	*buf = nb;
+}
+
 /* Header (or trailer) lines of [p, end) into m; stops at the empty line.
- * Obsolete line folding is unfolded into one SP (RFC 9112 5.2).
- * 0 or -EBADMSG. */
+ * Obsolete line folding is unfolded into one SP (RFC 9112 5.2), in one
+ * pass: the continuation lines of a field are joined into a buffer grown
+ * geometrically (copying the value again per line was quadratic: a 240 KB
+ * head of folds cost 0.44 s).  0 or -EBADMSG. */
 static int parse_fields(struct http_msg *m, const uint8_t *p,
 			const uint8_t *end, bool trailers)
 {
 	const uint8_t *line;
 	size_t len;
+	char *fold = NULL;	/* the joined value, when a field folds */
+	size_t fcap = 0;
+	bool folded;
+	int ret = 0;
 
 	while (next_line(&p, end, &line, &len)) {
-		const uint8_t *colon, *v;
-		size_t nl, vl;
+		const uint8_t *colon, *v, *q = p, *cl;
+		size_t nl, vl, cn, fl;
 
 		if (len == 0)
-			return 0;
+			break;
 		if (is_ows(line[0])) {
-			struct hdr *prev = trailers ?
-				(m->ntrailers ? &m->trailers[m->ntrailers - 1] : NULL) :
-				(m->nhdrs ? &m->hdrs[m->nhdrs - 1] : NULL);
-			size_t pl;
-			char *nv;
-
-			if (!prev)
-				return -EBADMSG;
-			trim(&line, &len);
-			pl = strlen(prev->value);
-			nv = xmalloc(pl + 1 + len + 1);
-			memcpy(nv, prev->value, pl);
-			if (len) {
-				nv[pl++] = ' ';
-				memcpy(nv + pl, line, len);
-				pl += len;
-			}
-			hdr_set_value(prev, nv, pl);
-			free(nv);
-			continue;
+			ret = -EBADMSG;	/* a continuation with no field */
+			break;
 		}
 		colon = memchr(line, ':', len);
-		if (!colon || colon == line)
-			return -EBADMSG;
+		if (!colon || colon == line) {
+			ret = -EBADMSG;
+			break;
+		}
 		nl = (size_t)(colon - line);
 		for (size_t i = 0; i < nl; i++)
-			if (!tchar[line[i]])
-				return -EBADMSG;
+			if (!tchar[line[i]]) {
+				ret = -EBADMSG;
+				goto out;
+			}
 		v = colon + 1;
 		vl = len - nl - 1;
 		trim(&v, &vl);
 		/* NUL or a bare CR would make the copy differ from the wire */
-		if (memchr(v, '\0', vl) || memchr(v, '\r', vl))
-			return -EBADMSG;
+		if (memchr(v, '\0', vl) || memchr(v, '\r', vl)) {
+			ret = -EBADMSG;
+			break;
+		}
+		/* continuation lines: v SP line SP line ... */
+		folded = false;
+		fl = 0;
+		while (next_line(&q, end, &cl, &cn) && cn && is_ows(cl[0])) {
+			trim(&cl, &cn);
+			if (memchr(cl, '\0', cn) || memchr(cl, '\r', cn)) {
+				ret = -EBADMSG;
+				goto out;
+			}
+			if (!folded) {
+				folded = true;
+				fold_reserve(&fold, &fcap, 0, vl);
+				memcpy(fold, v, vl);
+				fl = vl;
+			}
+			if (cn) {
+				fold_reserve(&fold, &fcap, fl, fl + 1 + cn);
+				fold[fl++] = ' ';
+				memcpy(fold + fl, cl, cn);
+				fl += cn;
+			}
+			p = q;
+		}
+		if (folded) {
+			v = (const uint8_t *)fold;
+			vl = fl;
+		}
 		if (trailers)
 			http_msg_add_trailer(m, (const char *)line, nl,
 					     (const char *)v, vl);
@@ -568,7 +604,9 @@ static int parse_fields(struct http_msg *m, const uint8_t *p,
 			http_msg_add_header(m, (const char *)line, nl,
 					    (const char *)v, vl);
 	}
-	return 0;
+out:
+	free(fold);
+	return ret;
 }
 
 enum framing { FR_NONE, FR_LEN, FR_CHUNKED, FR_CLOSE };

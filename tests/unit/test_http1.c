@@ -630,6 +630,47 @@ TT_TEST(obs_fold_value)
 	TT_REQUIRE(s.n == 1);
 	TT_EQ_STR(http_msg_header(&s.c[0]->req, "x-f"), "one two three");
 	sink_free(&s);
+
+	/* an empty value, empty continuation lines, two folded fields */
+	static const struct ev ev2[] = {
+		Q("GET /a HTTP/1.1\r\nX-E:\r\n b\r\n \r\nX-G: g\r\n \r\n\th\r\n\r\n"),
+		S(OK5), { 0, 0, NULL, 0 },
+	};
+	run(&op, ev2, -1, 0, 0, &s);
+	TT_REQUIRE(s.n == 1);
+	TT_EQ_STR(http_msg_header(&s.c[0]->req, "x-e"), " b");
+	TT_EQ_STR(http_msg_header(&s.c[0]->req, "x-g"), "g h");
+	sink_free(&s);
+}
+
+/* 50,000 continuation lines: joined once (was a copy of the whole value
+ * per line, quadratic), the value exact. */
+TT_TEST(obs_fold_many)
+{
+	static const char head[] = "GET /a HTTP/1.1\r\nX-F: a\r\n";
+	size_t n = 50000, len = sizeof(head) - 1 + n * 4 + 2, off;
+	char *req = malloc(len);
+	struct ev ev[3] = { { 'f', 0, NULL, 0 }, S(OK5), { 0, 0, NULL, 0 } };
+	struct opts op = { .max_header = 1 << 20 };
+	struct sink s;
+	const char *v;
+
+	TT_REQUIRE(req);
+	memcpy(req, head, sizeof(head) - 1);
+	off = sizeof(head) - 1;
+	for (size_t i = 0; i < n; i++, off += 4)
+		memcpy(req + off, " b\r\n", 4);
+	memcpy(req + off, "\r\n", 2);
+	ev[0].data = req;
+	ev[0].n = len;
+	run(&op, ev, -1, 0, 0, &s);
+	TT_REQUIRE(s.n == 1);
+	v = http_msg_header(&s.c[0]->req, "x-f");
+	TT_REQUIRE(v);
+	TT_EQ_INT(strlen(v), 1 + 2 * n);
+	TT_CHECK(v[0] == 'a' && v[1] == ' ' && v[2] == 'b' && v[2 * n] == 'b');
+	sink_free(&s);
+	free(req);
 }
 
 TT_TEST(timestamps_across_feeds)

@@ -110,11 +110,15 @@ struct flow_table {
 	struct flow *lru_head, *lru_tail;	/* oldest, newest */
 	struct closed_flow *closed;		/* CLOSED_SLOTS */
 	struct flow *holding;			/* flows in their start hold */
+	uint64_t held_charge;			/* what all their copies cost */
 };
 
 /* Start hold (see the policies above): at most HOLD_SEGS segments or
  * HOLD_BYTES payload bytes, for at most HOLD_NS of capture time -- the
- * reassembler's reordering tolerance. */
+ * reassembler's reordering tolerance.  All holds together take at most
+ * 1/HOLD_SHARE of the memcap, so a flood of flows without SYN cannot
+ * starve the reassembly of established ones. */
+#define HOLD_SHARE	8
 #define HOLD_SEGS	16u
 #define HOLD_BYTES	(256u * 1024)
 #define HOLD_NS		(500ULL * 1000000)
@@ -691,7 +695,8 @@ int flow_table_push(struct flow_table *t, const struct seg *s)
  * the held segments are then replayed after it, in capture order.  The
  * hold ends with the first FIN or RST, after HOLD_SEGS segments, HOLD_BYTES
  * bytes or HOLD_NS of capture time (also on flow_table_expire), on a
- * memcap refusal, and before the flow is flushed; the held segments are
+ * memcap refusal or when all holds reach their share of the memcap, and
+ * before the flow is flushed; the held segments are
  * then replayed as a mid-stream pickup, exactly as if never held. */
 
 static void hold_start(struct flow_table *t, struct flow *f)
@@ -723,6 +728,7 @@ static int hold_add(struct flow_table *t, struct flow *f, const struct seg *s)
 	struct held_seg *h;
 
 	if (f->held_charge + charge > HOLD_BYTES + HOLD_SEGS * 128 ||
+	    (t->mc && t->held_charge + charge > t->mc->limit / HOLD_SHARE) ||
 	    memcap_charge(t->mc, charge) < 0)
 		return -1;
 	h = malloc(sizeof(*h) + s->len);
@@ -743,6 +749,7 @@ static int hold_add(struct flow_table *t, struct flow *f, const struct seg *s)
 	f->held_last = h;
 	f->nheld++;
 	f->held_charge += charge;
+	t->held_charge += charge;
 	return 0;
 }
 
@@ -812,6 +819,7 @@ static bool hold_release(struct flow_table *t, struct flow *f, bool replay)
 	bool closed = false;
 
 	hold_unlink(t, f);
+	t->held_charge -= f->held_charge;
 	f->held = f->held_last = NULL;
 	f->nheld = 0;
 	f->held_charge = 0;

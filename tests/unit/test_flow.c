@@ -643,6 +643,34 @@ TT_TEST(start_hold_ends)
 	TT_EQ_INT(mc.used, 0);
 }
 
+/* All holds together take at most an eighth of the memcap: past it a
+ * flow's segments go on at once (a flood of flows without SYN must not
+ * starve the reassembly of established flows). */
+TT_TEST(start_hold_share)
+{
+	static char big[60001];
+	struct env e = { 0 };
+	struct memcap mc;
+	struct flow_table *t;
+	const struct flow_stats *st;
+
+	memset(big, 'x', sizeof(big) - 1);
+	memcap_init(&mc, 1 << 20);	/* holds: 128 KiB */
+	t = mktable(&e, &mc, 10);
+	TT_REQUIRE(t);
+	st = flow_table_stats(t);
+	push(t, mk(7, 40000, 1, 80, 1, PA, 2000, 9000, big, SEC));
+	push(t, mk(7, 40000, 1, 80, 1, PA, 62000, 9000, big, SEC));
+	TT_EQ_INT(st->rs.bytes, 0);
+	TT_CHECK(mc.used > 120000);
+	push(t, mk(8, 40000, 1, 80, 1, PA, 2000, 9000, big, SEC));
+	TT_EQ_INT(st->rs.bytes, 60000);	/* flow 8 not held, 7 still is */
+	flow_table_flush_all(t, SEC);
+	TT_EQ_INT(st->rs.bytes, 180000);
+	flow_table_free(t);
+	TT_EQ_INT(mc.used, 0);
+}
+
 /* The SYN-ACK is captured before the SYN and the first data: the client
  * stream is anchored at the SYN-ACK's ack, so a reordered first segment
  * still lands at offset 0 and the late SYN is this connection's. */

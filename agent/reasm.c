@@ -67,9 +67,10 @@
  *    (window, memcap, flush) delivers waiting data too; a wait cycle is
  *    broken by the flow (reasm_force_one); both counted in
  *    stats.order_forced.  The ack tolerance (below) gives up holes only:
- *    data waiting for the peer still waits.  A peer with no isn yet: segments pushed with
- *    push_raw keep the raw ACK and wait until the peer is placed, then
- *    get their need (peer_ready); reasm_peer_overdue bounds that wait.
+ *    data waiting for the peer still waits.  A peer with no isn yet:
+ *    segments pushed with push_raw keep the raw ACK and wait until the
+ *    peer is placed, then get their need (peer_ready);
+ *    reasm_peer_overdue bounds that wait.
  *  - acknowledged bytes the capture has not shown: a hole below the
  *    peer's ACK becomes a gap only after REORDER_ACKS more such ACKs or
  *    REORDER_NS of capture time (reordering tolerance).  The holes below

@@ -78,11 +78,11 @@ void http_msg_drop_fields(struct http_msg *m, bool trailers_only)
 	m->nhdrs = m->cap_hdrs = 0;
 }
 
-/* h = name: value in one block; the old block (if any) freed after. */
+/* h = name: value in one block. */
 static void hdr_fill(struct hdr *h, const char *name, size_t nlen,
 		     const char *value, size_t vlen)
 {
-	char *p = xmalloc(nlen + vlen + 2), *old = h->name;
+	char *p = xmalloc(nlen + vlen + 2);
 
 	memcpy(p, name, nlen);
 	p[nlen] = '\0';
@@ -90,12 +90,6 @@ static void hdr_fill(struct hdr *h, const char *name, size_t nlen,
 	p[nlen + 1 + vlen] = '\0';
 	h->name = p;
 	h->value = p + nlen + 1;
-	free(old);
-}
-
-void hdr_set_value(struct hdr *h, const char *value, size_t vlen)
-{
-	hdr_fill(h, h->name, strlen(h->name), value, vlen);
 }
 
 static void add_hdr(struct hdr **arr, size_t *n, size_t *cap, const char *name,
@@ -110,7 +104,6 @@ static void add_hdr(struct hdr **arr, size_t *n, size_t *cap, const char *name,
 		*arr = p;
 		*cap = ncap;
 	}
-	(*arr)[*n].name = NULL;
 	hdr_fill(&(*arr)[*n], name, nlen, value, vlen);
 	(*n)++;
 }

@@ -104,8 +104,6 @@ void http_msg_drop_fields(struct http_msg *m, bool trailers_only);
 /* Append a header / trailer (copies name and value). */
 void http_msg_add_header(struct http_msg *m, const char *name, size_t nlen,
 			 const char *value, size_t vlen);
-/* Replace h's value (obs-fold continuation), keeping its name. */
-void hdr_set_value(struct hdr *h, const char *value, size_t vlen);
 void http_msg_add_trailer(struct http_msg *m, const char *name, size_t nlen,
 			  const char *value, size_t vlen);
 /* First header with this name (case-insensitive), or NULL. */

@@ -243,28 +243,31 @@ static void random_key(struct flow_table *t)
 /* ---- lookup ------------------------------------------------------------ */
 
 /* The flow of segment s and s's direction in it (*dir), or NULL. */
+/* s's direction in the flow of key k (0: from addr[0]), or -1 if s is
+ * not of that flow. */
+static int key_dir(const struct flow_key *k, const struct seg *s)
+{
+	size_t alen = s->family == 4 ? 4 : 16;
+
+	if (k->family != s->family)
+		return -1;
+	if (k->port[0] == s->sport && k->port[1] == s->dport &&
+	    !memcmp(k->addr[0], s->src, alen) &&
+	    !memcmp(k->addr[1], s->dst, alen))
+		return 0;
+	if (k->port[0] == s->dport && k->port[1] == s->sport &&
+	    !memcmp(k->addr[0], s->dst, alen) &&
+	    !memcmp(k->addr[1], s->src, alen))
+		return 1;
+	return -1;
+}
+
 static struct flow *lookup(struct flow_table *t, const struct seg *s,
 			   uint32_t h, int *dir)
 {
-	int alen = s->family == 4 ? 4 : 16;
-
 	for (struct flow *f = t->b[h & (t->nb - 1)]; f; f = f->hnext) {
-		const struct flow_key *k = &f->key;
-
-		if (f->hash != h || k->family != s->family)
-			continue;
-		if (k->port[0] == s->sport && k->port[1] == s->dport &&
-		    !memcmp(k->addr[0], s->src, (size_t)alen) &&
-		    !memcmp(k->addr[1], s->dst, (size_t)alen)) {
-			*dir = 0;
+		if (f->hash == h && (*dir = key_dir(&f->key, s)) >= 0)
 			return f;
-		}
-		if (k->port[0] == s->dport && k->port[1] == s->sport &&
-		    !memcmp(k->addr[0], s->dst, (size_t)alen) &&
-		    !memcmp(k->addr[1], s->src, (size_t)alen)) {
-			*dir = 1;
-			return f;
-		}
 	}
 	return NULL;
 }
@@ -760,12 +763,11 @@ static int hold_add(struct flow_table *t, struct flow *f, const struct seg *s)
 static bool hold_syn_fits(const struct flow_table *t, const struct flow *f,
 			  const struct seg *s)
 {
-	int alen = s->family == 4 ? 4 : 16;
+	int sdir = key_dir(&f->key, s);
 	uint32_t isn = s->seq + 1;
 
 	for (const struct held_seg *h = f->held; h; h = h->next) {
-		bool same = h->s.sport == s->sport &&
-			    !memcmp(h->s.src, s->src, (size_t)alen);
+		bool same = key_dir(&f->key, &h->s) == sdir;
 		int64_t d;
 
 		if (same)
@@ -825,14 +827,9 @@ static bool hold_release(struct flow_table *t, struct flow *f, bool replay)
 	f->held_charge = 0;
 	for (; h; h = next) {
 		next = h->next;
-		if (replay && !closed) {
-			int dir = f->key.port[0] == h->s.sport &&
-					  !memcmp(f->key.addr[0], h->s.src,
-						  h->s.family == 4 ? 4 : 16)
-				  ? 0 : 1;
-
-			closed = flow_push_one(t, f, &h->s, dir);
-		}
+		if (replay && !closed)
+			closed = flow_push_one(t, f, &h->s,
+					       key_dir(&f->key, &h->s));
 		memcap_release(t->mc, h->charge);
 		free(h);
 	}

@@ -124,6 +124,7 @@ struct capture {
 	struct xdp_iface xif;		/* span's interface */
 	bool bpffs_mounted;
 	struct source_ring *src;
+	struct json_sink *sink;
 	struct engine *e;
 	struct keystore *ks;
 	uint64_t keys_added;
@@ -798,6 +799,9 @@ static int run_loop(struct capture *cap, int sfd)
 		engine_tick(cap->e, now);
 		if (cap->x)
 			export_tick(cap->x, now);
+		/* records out now, whole lines: a reader (tail -f, a log
+		 * shipper) sees each call within a pass of this loop */
+		json_sink_flush(cap->sink);
 		if (next_stats && now >= next_stats) {
 			if (!cap->quiet)
 				print_stats(cap, false);
@@ -1206,7 +1210,7 @@ static int live_main(int argc, char **argv, bool span)
 			}
 		}
 	}
-	sink = json_sink_open(cap->out);
+	sink = cap->sink = json_sink_open(cap->out);
 	if (!sink) {
 		log_err("cannot open output %s: %s", cap->out, strerror(errno));
 		goto cleanup;

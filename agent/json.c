@@ -1,7 +1,11 @@
 /* json.c - JSON-lines sink for call records (see json.h).
  *
- * Builds each record in one reusable buffer and writes it with a single
- * fwrite, so a record is never interleaved or half-written on a clean exit.
+ * Records are built one after the other in one reusable buffer and
+ * written with write(2) when SINK_FLUSH_AT bytes have piled up, on
+ * json_sink_flush() and on close: whole lines only, so a reader never
+ * sees half a record (stdio's buffer would cut records at its block
+ * size, and glibc ignores setvbuf's size without a caller's buffer: the
+ * 78 MB of a 100,000-call capture went out in 19,000 4 KiB writes).
  */
 #include "json.h"
 
@@ -16,11 +20,15 @@
 #include "util.h"
 
 struct json_sink {
-	FILE *f;
+	int fd;
 	bool own;
 	int err;
-	struct jbuf b;
+	struct jbuf b;		/* whole records not yet written */
 };
+
+/* Written out once this much is buffered (a record larger than that
+ * goes out on its own). */
+#define SINK_FLUSH_AT (256u << 10)
 
 static void jb_grow(struct jbuf *b, size_t n);
 
@@ -380,6 +388,7 @@ static void jb_grpc(struct jbuf *b, const struct call_grpc *g)
 	jb_puts(b, "}");
 }
 
+/* Appends c's line to b. */
 static void format_call(struct jbuf *b, const struct call *c)
 {
 	char ts[40];
@@ -388,7 +397,6 @@ static void format_call(struct jbuf *b, const struct call *c)
 	uint64_t t1 = c->resp.present ? c->resp.ts_last_ns :
 		      c->req.present ? c->req.ts_last_ns : c->ts_end_ns;
 
-	b->len = 0;
 	fmt_rfc3339_us(ts, sizeof(ts), t0);
 	jb_puts(b, "{\"ts\":\"");
 	jb_puts(b, ts);
@@ -458,24 +466,39 @@ struct json_sink *json_sink_open(const char *path)
 	struct json_sink *s = xcalloc(1, sizeof(*s));
 
 	if (!path || !strcmp(path, "-")) {
-		s->f = stdout;
+		s->fd = STDOUT_FILENO;
 	} else {
 		/* bodies and headers are sensitive: owner-only, like keys */
-		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-			      0600);
-		s->f = fd >= 0 ? fdopen(fd, "w") : NULL;
-		if (!s->f) {
+		s->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			     0600);
+		if (s->fd < 0) {
 			int e = errno;
-			if (fd >= 0)
-				close(fd);
+
 			free(s);
 			errno = e;
 			return NULL;
 		}
 		s->own = true;
 	}
-	setvbuf(s->f, NULL, _IOFBF, 1 << 20);
 	return s;
+}
+
+int json_sink_flush(struct json_sink *s)
+{
+	size_t off = 0;
+
+	while (!s->err && off < s->b.len) {
+		ssize_t n = write(s->fd, s->b.p + off, s->b.len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			s->err = -(n < 0 && errno ? errno : EIO);
+		else
+			off += (size_t)n;
+	}
+	s->b.len = 0;
+	return s->err;
 }
 
 int json_sink_write(struct json_sink *s, const struct call *c)
@@ -483,9 +506,9 @@ int json_sink_write(struct json_sink *s, const struct call *c)
 	if (s->err)
 		return s->err;
 	format_call(&s->b, c);
-	if (fwrite(s->b.p, 1, s->b.len, s->f) != s->b.len)
-		s->err = -(errno ? errno : EIO);
-	return s->err;
+	if (s->b.len >= SINK_FLUSH_AT)
+		return json_sink_flush(s);
+	return 0;
 }
 
 int json_sink_close(struct json_sink *s)
@@ -494,10 +517,8 @@ int json_sink_close(struct json_sink *s)
 
 	if (!s)
 		return 0;
-	err = s->err;
-	if (fflush(s->f) && !err)
-		err = -(errno ? errno : EIO);
-	if (s->own && fclose(s->f) && !err)
+	err = json_sink_flush(s);
+	if (s->own && close(s->fd) && !err)
 		err = -(errno ? errno : EIO);
 	free(s->b.p);
 	free(s);

@@ -1,8 +1,8 @@
 /* json.h - the JSON-lines sink: one call record per line (DESIGN.md).
  *
- * Owns: the output FILE (opened by json_sink_open, closed by
- * json_sink_close) and a reusable line buffer.  Does not own calls: it
- * reads a call and returns; the caller frees it.
+ * Owns: the output descriptor (opened by json_sink_open, closed by
+ * json_sink_close) and the buffer of records not yet written.  Does not
+ * own calls: it reads a call and returns; the caller frees it.
  *
  * Strings are written as UTF-8: valid UTF-8 passes through, control
  * characters are escaped, and bytes that are not valid UTF-8 (rare, obs-text
@@ -22,8 +22,13 @@ struct json_sink;
 
 /* path "-" or NULL = stdout.  Returns NULL with errno set on failure. */
 struct json_sink *json_sink_open(const char *path);
-/* Write one record.  Returns 0 or -errno (write error, sticky). */
+/* Add one record; it is written out with the ones before it once enough
+ * are buffered (json.c).  Returns 0 or -errno (write error, sticky). */
 int json_sink_write(struct json_sink *s, const struct call *c);
+/* Write out every buffered record (whole lines).  A live capture calls it
+ * after each pass of its loop, so records reach the output within
+ * milliseconds.  Returns 0 or -errno (sticky). */
+int json_sink_flush(struct json_sink *s);
 /* Flush and close.  Returns 0 or -errno of the first write error. */
 int json_sink_close(struct json_sink *s);
 

@@ -66,6 +66,26 @@ CFG=$LAB_DIR/tapir.conf
 printf '# test config\ninterface = p0\nport = 80\nring-size = 4M\nhash-bodies = yes\n' >"$CFG"
 C_CHECK=cfg_check c_case config-file one --config "$CFG"
 
+# records reach the output while tapir runs, as whole lines: a reader
+# tailing the file (a log shipper) must not wait for exit or for a buffer
+# to fill, nor see half a record
+live_out() {
+	one || return
+	local i
+	for ((i = 0; i < 50; i++)); do
+		if grep -q '"path":"/1k.bin"' "$OUT" 2>/dev/null; then
+			[[ $(tail -c 1 "$OUT" | od -An -c | tr -d ' ') == '\n' ]] ||
+				{ echo "output ends inside a record"; return 1; }
+			echo "record written $((i * 100)) ms after the transfer"
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "no record in the output 5 s after the transfer ($(wc -c <"$OUT") bytes) while tapir runs"
+	return 1
+}
+c_case records-while-running live_out
+
 # ---- started in the middle of a long download
 pickup() {
 	local name=$T_NAME/midstream-pickup d=$T_DIR/pickup cpid rc

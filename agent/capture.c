@@ -773,8 +773,21 @@ static int run_loop(struct capture *cap, int sfd)
 
 			if (fd == sfd) {
 				struct signalfd_siginfo si;
-				if (read(sfd, &si, sizeof(si)) == sizeof(si))
-					log_info("signal %u: stopping", si.ssi_signo);
+
+				if (read(sfd, &si, sizeof(si)) != sizeof(si))
+					continue;
+				if (si.ssi_signo == SIGHUP) {
+					/* log rotation (dist/tapir.logrotate) */
+					int r = json_sink_reopen(cap->sink);
+
+					if (r)
+						log_warn("SIGHUP: cannot reopen %s (%s): still writing to the old file",
+							 cap->out, strerror(-r));
+					else
+						log_info("SIGHUP: output reopened");
+					continue;
+				}
+				log_info("signal %u: stopping", si.ssi_signo);
 				stop = true;
 			} else if (fd == tfd) {
 				uint64_t exp;
@@ -1210,7 +1223,7 @@ static int live_main(int argc, char **argv, bool span)
 			}
 		}
 	}
-	sink = cap->sink = json_sink_open(cap->out);
+	sink = cap->sink = json_sink_open(cap->out, true);
 	if (!sink) {
 		log_err("cannot open output %s: %s", cap->out, strerror(errno));
 		goto cleanup;

@@ -21,7 +21,8 @@
 
 struct json_sink {
 	int fd;
-	bool own;
+	bool own;		/* fd is ours (opened from path) */
+	char *path;
 	int err;
 	struct jbuf b;		/* whole records not yet written */
 };
@@ -461,26 +462,49 @@ static void format_call(struct jbuf *b, const struct call *c)
 	jb_puts(b, "]}\n");
 }
 
-struct json_sink *json_sink_open(const char *path)
+static int open_out(const char *path, bool append)
+{
+	/* bodies and headers are sensitive: owner-only, like keys.  O_APPEND:
+	 * a file cut by logrotate's copytruncate is written from its new end,
+	 * not with a hole up to the old offset. */
+	return open(path, O_WRONLY | O_CREAT | O_CLOEXEC |
+		    (append ? O_APPEND : O_TRUNC), 0600);
+}
+
+struct json_sink *json_sink_open(const char *path, bool append)
 {
 	struct json_sink *s = xcalloc(1, sizeof(*s));
 
 	if (!path || !strcmp(path, "-")) {
 		s->fd = STDOUT_FILENO;
-	} else {
-		/* bodies and headers are sensitive: owner-only, like keys */
-		s->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-			     0600);
-		if (s->fd < 0) {
-			int e = errno;
-
-			free(s);
-			errno = e;
-			return NULL;
-		}
-		s->own = true;
+		return s;
 	}
+	s->fd = open_out(path, append);
+	if (s->fd < 0) {
+		int e = errno;
+
+		free(s);
+		errno = e;
+		return NULL;
+	}
+	s->own = true;
+	s->path = xstrndup(path, strlen(path));
 	return s;
+}
+
+int json_sink_reopen(struct json_sink *s)
+{
+	int fd;
+
+	if (!s->own)
+		return 0;
+	json_sink_flush(s);
+	fd = open_out(s->path, true);
+	if (fd < 0)
+		return -errno;
+	close(s->fd);
+	s->fd = fd;
+	return 0;
 }
 
 int json_sink_flush(struct json_sink *s)
@@ -520,6 +544,7 @@ int json_sink_close(struct json_sink *s)
 	err = json_sink_flush(s);
 	if (s->own && close(s->fd) && !err)
 		err = -(errno ? errno : EIO);
+	free(s->path);
 	free(s->b.p);
 	free(s);
 	return err;

@@ -20,8 +20,14 @@
 
 struct json_sink;
 
-/* path "-" or NULL = stdout.  Returns NULL with errno set on failure. */
-struct json_sink *json_sink_open(const char *path);
+/* path "-" or NULL = stdout.  A file is created mode 0600; an existing
+ * one is appended to (append: a live capture's log) or truncated.
+ * Returns NULL with errno set on failure. */
+struct json_sink *json_sink_open(const char *path, bool append);
+/* After a log rotation (SIGHUP): write out what is buffered, open the path
+ * again (created if it was moved away, appended to if not).  On failure
+ * the old file stays in use.  No-op on stdout.  Returns 0 or -errno. */
+int json_sink_reopen(struct json_sink *s);
 /* Add one record; it is written out with the ones before it once enough
  * are buffered (json.c).  Returns 0 or -errno (write error, sticky). */
 int json_sink_write(struct json_sink *s, const struct call *c);

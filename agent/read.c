@@ -269,7 +269,7 @@ int cmd_read(int argc, char **argv)
 		keystore_free(ks);	/* as before: no keys, no store */
 		ks = NULL;
 	}
-	sink = json_sink_open(out);
+	sink = json_sink_open(out, false);
 	if (!sink) {
 		log_err("cannot open output %s: %s", out, strerror(errno));
 		goto cleanup;

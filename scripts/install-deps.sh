@@ -9,7 +9,7 @@ BUILD_PKGS=(gcc clang llvm make pkg-config libpcap-dev libssl-dev zlib1g-dev
 	libbrotli-dev libnghttp2-dev libbpf-dev libxdp-dev libelf-dev bpftool)
 TEST_PKGS=(iproute2 nginx curl tshark tcpdump nghttp2-client nghttp2-server nghttp2-proxy
 	python3 python3-grpcio jq openssl brotli wrk valgrind iperf3 tcpreplay nftables
-	xxd time procps)
+	xxd time procps logrotate)
 
 if [[ $(id -u) -ne 0 ]]; then
 	echo "install-deps.sh: needs root (apt-get)" >&2

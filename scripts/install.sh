@@ -1,6 +1,7 @@
 #!/bin/bash
-# install.sh - install tapir on a gateway node: the binary, tapir.service
-# and /etc/tapir/tapir.conf; `--uninstall` removes what it added.
+# install.sh - install tapir on a gateway node: the binary, tapir.service,
+# /etc/tapir/tapir.conf and /etc/logrotate.d/tapir (the call log's
+# rotation); `--uninstall` removes what it added.
 #
 # Owns: the files it installs, listed with their SHA-256 in a manifest
 # (<root>/var/lib/tapir/install.manifest); uninstall removes exactly the
@@ -28,7 +29,7 @@ while [[ $# -gt 0 ]]; do
 	--uninstall) UNINSTALL=1 ;;
 	--enable) ENABLE=1 ;;
 	--no-systemctl) SYSTEMCTL=0 ;;
-	-h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,18p' "$0"; exit 0 ;;
 	*) echo "install.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -106,13 +107,15 @@ install_all() {
 	else
 		install -m 0600 dist/tapir.conf "$CONF" && add /etc/tapir/tapir.conf || exit 1
 	fi
+	mkd /etc/logrotate.d
+	install -m 0644 dist/tapir.logrotate "$ROOT/etc/logrotate.d/tapir" && add /etc/logrotate.d/tapir || exit 1
 	if have_systemctl; then
 		systemctl daemon-reload
 		if [[ $ENABLE -eq 1 ]]; then
 			systemctl enable --now tapir.service || exit 1
 		fi
 	fi
-	say "installed $BINDIR/tapir, /etc/systemd/system/tapir.service, /etc/tapir/tapir.conf${ROOT:+ under $ROOT}"
+	say "installed $BINDIR/tapir, /etc/systemd/system/tapir.service, /etc/tapir/tapir.conf, /etc/logrotate.d/tapir${ROOT:+ under $ROOT}"
 	[[ $ENABLE -eq 1 ]] || say "edit /etc/tapir/tapir.conf, then: systemctl enable --now tapir"
 }
 

@@ -6,7 +6,8 @@
 # connections; records must equal curl's ground truth exactly, nothing
 # lost, and tc state after SIGTERM is what it was before.  Also: a start
 # in the middle of a long download (pickup reported, no crash), a SIGKILLed
-# run's filters removed by the next start, --config.
+# run's filters removed by the next start, --config, records written while
+# running, log rotation (logrotate + SIGHUP).
 source "$(dirname "$0")/../lib/capture_common.sh"
 c_init capture
 H=$LAB_HOST
@@ -85,6 +86,45 @@ live_out() {
 	return 1
 }
 c_case records-while-running live_out
+
+# log rotation with the shipped /etc/logrotate.d/tapir (its path and
+# postrotate pointed at this case), run by logrotate itself: tapir reopens
+# on SIGHUP and goes on; the rotated file keeps the records before, whole,
+# the new one (0600) gets the ones after
+wait_rec() {	# wait_rec FILE PATH: a record of PATH in FILE within 5 s
+	local i
+	for ((i = 0; i < 50; i++)); do
+		grep -q "\"path\":\"$2\"" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "no record of $2 in $1 after 5 s"
+	return 1
+}
+rotate_traffic() {
+	local conf=$T_CASE_DIR/logrotate.conf i
+	command -v logrotate >/dev/null || { echo "logrotate not installed (scripts/install-deps.sh)"; return 1; }
+	sed -e "s|^/var/log/tapir/calls.jsonl |$OUT |" \
+		-e "s|systemctl kill .*|kill -HUP $C_PID|" dist/tapir.logrotate >"$conf"
+	gt_curl "GET http://$LAB_SRV4/1k.bin" && wait_rec "$OUT" /1k.bin || return
+	logrotate -f -s "$T_CASE_DIR/logrotate.state" "$conf" || { echo "logrotate failed"; return 1; }
+	# logrotate moved the file away and does not create one (nocreate):
+	# tapir does, when it reopens on the SIGHUP
+	for ((i = 0; i < 50; i++)); do [[ -e $OUT ]] && break; sleep 0.1; done
+	[[ -e $OUT ]] || { echo "$OUT not reopened 5 s after logrotate's SIGHUP"; return 1; }
+	gt_curl "GET http://$LAB_SRV4/100k.bin" && wait_rec "$OUT" /100k.bin
+}
+rotated() {
+	[[ -f $OUT.1 ]] || { echo "no rotated file $OUT.1: $(ls "$T_CASE_DIR")"; return 1; }
+	[[ $(wc -l <"$OUT.1") -eq 1 ]] && grep -q '"path":"/1k.bin"' "$OUT.1" ||
+		{ echo "rotated file: want the /1k.bin record only, got $(wc -l <"$OUT.1") lines"; return 1; }
+	[[ $(wc -l <"$OUT") -eq 1 ]] && grep -q '"path":"/100k.bin"' "$OUT" ||
+		{ echo "new file: want the /100k.bin record only, got $(wc -l <"$OUT") lines"; return 1; }
+	[[ $(stat -c %a "$OUT") == 600 ]] || { echo "new file mode $(stat -c %a "$OUT")"; return 1; }
+	# both files together are the ground truth, exactly
+	cat "$OUT.1" "$OUT" >"$T_CASE_DIR/both.jsonl"
+	$PY "$TLIB/compare.py" exact "$T_CASE_DIR/both.jsonl" "$GT"
+}
+C_NO_EXACT=1 C_CHECK=rotated c_case logrotate-sighup rotate_traffic
 
 # ---- started in the middle of a long download
 pickup() {

@@ -1,7 +1,8 @@
 #!/bin/bash
 # install.sh - scripts/install.sh into a temporary root (never the real
-# system): the binary, tapir.service and /etc/tapir/tapir.conf land with
-# the right modes; the unit passes `systemd-analyze verify` (when
+# system): the binary, tapir.service, /etc/tapir/tapir.conf and
+# /etc/logrotate.d/tapir land with the right modes (logrotate -d reads
+# the last without complaint); the unit passes `systemd-analyze verify` (when
 # installed); the installed binary runs with the installed config in a
 # namespace of its own; a second install is refused; an existing config is
 # kept; --uninstall leaves the root exactly as it was.
@@ -24,6 +25,10 @@ if scripts/install.sh --root "$R" >"$R.log" 2>&1; then
 	[[ $(stat -c %a "$R/usr/local/bin/tapir") == 755 ]] || { ok=0; fail files "binary mode"; }
 	[[ $(stat -c %a "$R/etc/tapir/tapir.conf") == 600 ]] || { ok=0; fail files "config mode"; }
 	grep -q "^ExecStart=/usr/local/bin/tapir capture --config /etc/tapir/tapir.conf$" "$R/etc/systemd/system/tapir.service" || { ok=0; fail files "unit ExecStart"; }
+	[[ $(stat -c %a "$R/etc/logrotate.d/tapir" 2>/dev/null) == 644 ]] || { ok=0; fail files "logrotate file missing or mode"; }
+	# the rotated path is the shipped config's output
+	out=$(sed -n 's/^output *= *//p' "$R/etc/tapir/tapir.conf")
+	grep -q "^$out {" "$R/etc/logrotate.d/tapir" || { ok=0; fail files "logrotate file does not rotate $out"; }
 	[[ $ok -eq 1 ]] && pass files
 else
 	fail files "install.sh failed: $(tail -2 "$R.log")"
@@ -43,6 +48,19 @@ if command -v systemd-analyze >/dev/null; then
 	rm -rf "$R/tmp-verify"
 else
 	echo "skipped install/systemd-analyze-verify: systemd-analyze not installed"
+fi
+
+# logrotate reads the installed file without complaint (-d: no action)
+if command -v logrotate >/dev/null; then
+	if out=$(logrotate -d -s "$R/lr.state" "$R/etc/logrotate.d/tapir" 2>&1) &&
+		! grep -qiE 'error|unknown|ignor' <<<"$out"; then
+		pass logrotate-config
+	else
+		fail logrotate-config "$(grep -iE 'error|unknown|ignor' <<<"$out" | head -3 | tr '\n' ' ')"
+	fi
+	rm -f "$R/lr.state"
+else
+	fail logrotate-config "logrotate not installed (scripts/install-deps.sh)"
 fi
 
 # the installed binary with the installed config (interface eth0): in a

@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t ts = 1;
 
 	if (!sink)
-		sink = json_sink_open("/dev/null");
+		sink = json_sink_open("/dev/null", false);
 	if (split > f.n)
 		split = f.n;
 	memset(&ho, 0, sizeof(ho));

@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			keystore_add_line(keys, p, (size_t)(nl - p));
 			p = nl + 1;
 		}
-		sink = json_sink_open("/dev/null");
+		sink = json_sink_open("/dev/null", false);
 		FZ_ASSERT(sink);
 	}
 	int fd = memfd_create("fuzz_pcap", 0);

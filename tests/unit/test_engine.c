@@ -46,7 +46,7 @@ static void lab_init_keys(struct lab *l, uint16_t cport, uint16_t sport,
 	strcpy(l->path, "/tmp/tapir-engine-XXXXXX");
 	fd = mkstemp(l->path);
 	close(fd);
-	l->sink = json_sink_open(l->path);
+	l->sink = json_sink_open(l->path, false);
 	engine_opts_default(&o);
 	o.body.hash = true;
 	o.key_wait_ns = key_wait_ns;

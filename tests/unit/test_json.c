@@ -1,6 +1,8 @@
 /* test_json.c - string escaping, UTF-8 validation, the record's shape. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "call.h"
 #include "json.h"
@@ -142,7 +144,7 @@ static char *write_one(const struct call *c)
 	size_t n;
 
 	close(fd);
-	s = json_sink_open(path);
+	s = json_sink_open(path, false);
 	if (!s)
 		return NULL;
 	json_sink_write(s, c);
@@ -248,9 +250,81 @@ TT_TEST(grpc_object)
 	call_free(c);
 }
 
+/* bytes in path, or -1 */
+static long file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? -1 : (long)st.st_size;
+}
+
+/* Records are buffered whole and written by json_sink_flush; a capture's
+ * sink appends (and reopens its path after a rotation), read's truncates;
+ * files are 0600. */
+TT_TEST(sink_flush_append_reopen)
+{
+	struct body_opts bo = { .max_keep = 4 };
+	char path[] = "/tmp/tapir-json-XXXXXX", moved[64];
+	struct call *c = call_new(&bo);
+	struct json_sink *s;
+	long one;
+	int fd = mkstemp(path);
+
+	TT_CHECK(write(fd, "old\n", 4) == 4);
+	close(fd);
+	snprintf(moved, sizeof(moved), "%s.1", path);
+	c->req.present = true;
+	c->req.method = strdup("GET");
+	c->req.path = strdup("/x");
+
+	s = json_sink_open(path, true);
+	TT_CHECK(s != NULL);
+	TT_CHECK(json_sink_write(s, c) == 0);
+	TT_CHECK(file_size(path) == 4);		/* buffered, not written */
+	TT_CHECK(json_sink_flush(s) == 0);
+	one = file_size(path) - 4;
+	TT_CHECK(one > 10);			/* appended after "old\n" */
+	TT_CHECK(json_sink_flush(s) == 0);	/* nothing more */
+	TT_CHECK(file_size(path) == 4 + one);
+
+	/* logrotate's copytruncate: the next record starts at the new end */
+	TT_CHECK(truncate(path, 0) == 0);
+	TT_CHECK(json_sink_write(s, c) == 0 && json_sink_flush(s) == 0);
+	TT_CHECK(file_size(path) == one);
+
+	/* rename + SIGHUP: the old file keeps what was written, the buffered
+	 * record goes there too, later ones to a new file of mode 0600 */
+	TT_CHECK(rename(path, moved) == 0);
+	TT_CHECK(json_sink_write(s, c) == 0);
+	TT_CHECK(json_sink_reopen(s) == 0);
+	TT_CHECK(file_size(moved) == 2 * one);
+	TT_CHECK(file_size(path) == 0);
+	{
+		struct stat st;
+
+		TT_CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
+	}
+	TT_CHECK(json_sink_write(s, c) == 0);
+	TT_CHECK(json_sink_close(s) == 0);	/* close flushes */
+	TT_CHECK(file_size(path) == one);
+
+	/* tapir read's sink truncates */
+	s = json_sink_open(path, false);
+	TT_CHECK(s != NULL && json_sink_close(s) == 0);
+	TT_CHECK(file_size(path) == 0);
+
+	/* stdout: reopen is a no-op */
+	s = json_sink_open("-", true);
+	TT_CHECK(s != NULL && json_sink_reopen(s) == 0);
+	json_sink_close(s);
+	unlink(path);
+	unlink(moved);
+	call_free(c);
+}
+
 TT_TEST(open_failure_is_reported)
 {
-	TT_CHECK(json_sink_open("/nonexistent-dir/x.json") == NULL);
+	TT_CHECK(json_sink_open("/nonexistent-dir/x.json", false) == NULL);
 	TT_CHECK(json_sink_close(NULL) == 0);
 }
 

@@ -243,34 +243,69 @@ static void jb_cstr(struct jbuf *b, const char *s)
 	jbuf_str(b, (const uint8_t *)s, strlen(s));
 }
 
-static void jb_base64(struct jbuf *b, const uint8_t *p, size_t n)
+static const char b64_chars[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+/* b64_pair[v]: the two characters of 12 bits v, first in the low byte
+ * (as they lie in memory on a little-endian machine) */
+static uint16_t b64_pair[4096];
+
+__attribute__((constructor)) static void b64_pair_init(void)
 {
-	static const char t[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t i;
+	for (unsigned v = 0; v < 4096; v++) {
+		uint8_t c[2] = { (uint8_t)b64_chars[v >> 6], (uint8_t)b64_chars[v & 63] };
+
+		memcpy(&b64_pair[v], c, 2);
+	}
+}
+
+static inline uint64_t load_be64(const uint8_t *p)
+{
+	uint64_t x;
+
+	memcpy(&x, p, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	x = __builtin_bswap64(x);
+#endif
+	return x;
+}
+
+void jbuf_base64(struct jbuf *b, const uint8_t *p, size_t n)
+{
+	size_t i = 0;
 	char *o;
 
 	jb_reserve(b, (n + 2) / 3 * 4 + 2);
 	o = b->p + b->len;
 	*o++ = '"';
-	for (i = 0; i + 3 <= n; i += 3) {
+	/* 6 bytes -> 8 characters: four 12-bit table lookups (a binary body
+	 * of a live capture spent a sixth of the agent's time here) */
+	for (; i + 8 <= n; i += 6) {
+		uint64_t x = load_be64(p + i);
+
+		memcpy(o, &b64_pair[x >> 52], 2);
+		memcpy(o + 2, &b64_pair[(x >> 40) & 0xfff], 2);
+		memcpy(o + 4, &b64_pair[(x >> 28) & 0xfff], 2);
+		memcpy(o + 6, &b64_pair[(x >> 16) & 0xfff], 2);
+		o += 8;
+	}
+	for (; i + 3 <= n; i += 3) {
 		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-		*o++ = t[v >> 18];
-		*o++ = t[(v >> 12) & 63];
-		*o++ = t[(v >> 6) & 63];
-		*o++ = t[v & 63];
+
+		memcpy(o, &b64_pair[v >> 12], 2);
+		memcpy(o + 2, &b64_pair[v & 0xfff], 2);
+		o += 4;
 	}
 	if (n - i == 1) {
 		uint32_t v = (uint32_t)p[i] << 16;
-		*o++ = t[v >> 18];
-		*o++ = t[(v >> 12) & 63];
+		*o++ = b64_chars[v >> 18];
+		*o++ = b64_chars[(v >> 12) & 63];
 		*o++ = '=';
 		*o++ = '=';
 	} else if (n - i == 2) {
 		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-		*o++ = t[v >> 18];
-		*o++ = t[(v >> 12) & 63];
-		*o++ = t[(v >> 6) & 63];
+		*o++ = b64_chars[v >> 18];
+		*o++ = b64_chars[(v >> 12) & 63];
+		*o++ = b64_chars[(v >> 6) & 63];
 		*o++ = '=';
 	}
 	*o++ = '"';
@@ -306,7 +341,7 @@ static void jb_body(struct jbuf *b, const struct body *bd, bool force_b64)
 			jbuf_str(b, bd->kept, bd->kept_len);
 			jb_puts(b, ",\"body_encoding\":\"utf8\"");
 		} else {
-			jb_base64(b, bd->kept, bd->kept_len);
+			jbuf_base64(b, bd->kept, bd->kept_len);
 			jb_puts(b, ",\"body_encoding\":\"base64\"");
 		}
 	}

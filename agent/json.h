@@ -45,6 +45,8 @@ struct jbuf {
 	size_t len, cap;
 };
 void jbuf_str(struct jbuf *b, const uint8_t *p, size_t n);
+/* Append p[0..n) in base64, quoted. */
+void jbuf_base64(struct jbuf *b, const uint8_t *p, size_t n);
 /* Is p[0..n) valid UTF-8 (no overlongs, no surrogates)? */
 bool utf8_valid(const uint8_t *p, size_t n);
 

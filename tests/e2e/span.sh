@@ -161,8 +161,8 @@ s_newcase() {	# s_newcase NAME: case directory and file names
 # s_case NAME MODE FUNC [tapir span options]
 s_case() {
 	local name=$T_NAME/$1 mode=$2 fn=$3 rc trc
-	shift 3
 	s_newcase "$1"
+	shift 3
 	if ! s_start "$OUT" "$ERR" "$mode" --keylog "$KEYS" "$@"; then
 		t_fail "$name" "tapir span did not start: $(tail -3 "$ERR" | tr '\n' ' ')"
 		s_stop

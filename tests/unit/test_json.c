@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <openssl/evp.h>
 #include <unistd.h>
 
 #include "call.h"
@@ -320,6 +321,31 @@ TT_TEST(sink_flush_append_reopen)
 	unlink(path);
 	unlink(moved);
 	call_free(c);
+}
+
+/* base64 against OpenSSL's encoder: every length up to 300 (each path of
+ * the 6-byte loop, the 3-byte loop and both tails), every byte value. */
+TT_TEST(base64_matches_openssl)
+{
+	uint8_t in[300];
+	unsigned char ref[420];
+	struct jbuf b = { 0 };
+	uint32_t r = 12345;
+
+	for (size_t i = 0; i < sizeof(in); i++) {
+		r = r * 1103515245u + 12345u;
+		in[i] = i < 256 ? (uint8_t)i : (uint8_t)(r >> 16);
+	}
+	for (size_t n = 0; n <= sizeof(in); n++) {
+		int m = EVP_EncodeBlock(ref, in + (n % 7), (int)(n - (n % 7)));
+
+		b.len = 0;
+		jbuf_base64(&b, in + (n % 7), n - (n % 7));
+		TT_CHECK(b.len == (size_t)m + 2);
+		TT_CHECK(b.p[0] == '"' && b.p[b.len - 1] == '"');
+		TT_CHECK(!memcmp(b.p + 1, ref, (size_t)m));
+	}
+	free(b.p);
 }
 
 TT_TEST(open_failure_is_reported)

@@ -3,6 +3,7 @@
 #include "call.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,21 +20,65 @@ struct call *call_new(const struct body_opts *opts)
 	return c;
 }
 
-static void free_hdrs(struct hdr *h, size_t n)
+struct str_chunk {
+	struct str_chunk *next;
+	size_t cap, used;
+	char data[];
+};
+
+#define STR_CHUNK 4000	/* bytes of strings per overflow chunk */
+
+static void strs_free(struct http_msg *m)
 {
-	for (size_t i = 0; i < n; i++)
-		free(h[i].name);	/* the value lives in the same block */
-	free(h);
+	struct str_chunk *k = m->chunks, *next;
+
+	for (; k; k = next) {
+		next = k->next;
+		free(k);
+	}
+	m->chunks = NULL;
+	m->str_used = 0;
+}
+
+/* n bytes of m's string store */
+static char *strs_alloc(struct http_msg *m, size_t n)
+{
+	struct str_chunk *k = m->chunks;
+	char *r;
+
+	if (sizeof(m->str_inl) - m->str_used >= n) {
+		r = m->str_inl + m->str_used;
+		m->str_used += n;
+		return r;
+	}
+	if (!k || k->cap - k->used < n) {
+		size_t cap = n > STR_CHUNK ? n : STR_CHUNK;
+
+		k = xmalloc(sizeof(*k) + cap);
+		k->cap = cap;
+		k->used = 0;
+		k->next = m->chunks;
+		m->chunks = k;
+	}
+	r = k->data + k->used;
+	k->used += n;
+	return r;
+}
+
+char *http_msg_strdup(struct http_msg *m, const void *p, size_t n)
+{
+	char *r = strs_alloc(m, n + 1);
+
+	memcpy(r, p, n);
+	r[n] = '\0';
+	return r;
 }
 
 static void msg_fini(struct http_msg *m)
 {
-	free(m->method);
-	free(m->authority);
-	free(m->path);
-	free(m->scheme);
-	free_hdrs(m->hdrs, m->nhdrs);
-	free_hdrs(m->trailers, m->ntrailers);
+	free(m->hdrs);
+	free(m->trailers);
+	strs_free(m);
 	body_fini(&m->body);
 }
 
@@ -56,45 +101,34 @@ void call_free(struct call *c)
 void http_msg_reset(struct http_msg *m, const struct body_opts *opts)
 {
 	msg_fini(m);
-	memset(m, 0, sizeof(*m));
+	memset(m, 0, offsetof(struct http_msg, str_inl));
 	body_init(&m->body, opts);
 }
 
+/* Trailers only: their strings stay in the store until the message is
+ * freed (one trailer block per message: bounded). */
 void http_msg_drop_fields(struct http_msg *m, bool trailers_only)
 {
-	free_hdrs(m->trailers, m->ntrailers);
+	free(m->trailers);
 	m->trailers = NULL;
 	m->ntrailers = m->cap_trailers = 0;
 	if (trailers_only)
 		return;
-	free(m->method);
-	free(m->authority);
-	free(m->path);
-	free(m->scheme);
+	/* every string of the store belonged to what is dropped here */
 	m->method = m->authority = m->path = m->scheme = NULL;
 	m->status = 0;
-	free_hdrs(m->hdrs, m->nhdrs);
+	free(m->hdrs);
 	m->hdrs = NULL;
 	m->nhdrs = m->cap_hdrs = 0;
+	strs_free(m);
 }
 
-/* h = name: value in one block. */
-static void hdr_fill(struct hdr *h, const char *name, size_t nlen,
-		     const char *value, size_t vlen)
+static void add_hdr(struct http_msg *m, struct hdr **arr, size_t *n,
+		    size_t *cap, const char *name, size_t nlen,
+		    const char *value, size_t vlen)
 {
-	char *p = xmalloc(nlen + vlen + 2);
+	struct hdr *h;
 
-	memcpy(p, name, nlen);
-	p[nlen] = '\0';
-	memcpy(p + nlen + 1, value, vlen);
-	p[nlen + 1 + vlen] = '\0';
-	h->name = p;
-	h->value = p + nlen + 1;
-}
-
-static void add_hdr(struct hdr **arr, size_t *n, size_t *cap, const char *name,
-		    size_t nlen, const char *value, size_t vlen)
-{
 	if (*n == *cap) {
 		size_t ncap = *cap ? *cap * 2 : 16;
 		struct hdr *p = realloc(*arr, ncap * sizeof(**arr));
@@ -104,20 +138,25 @@ static void add_hdr(struct hdr **arr, size_t *n, size_t *cap, const char *name,
 		*arr = p;
 		*cap = ncap;
 	}
-	hdr_fill(&(*arr)[*n], name, nlen, value, vlen);
-	(*n)++;
+	h = &(*arr)[(*n)++];
+	h->name = strs_alloc(m, nlen + vlen + 2);
+	memcpy(h->name, name, nlen);
+	h->name[nlen] = '\0';
+	h->value = h->name + nlen + 1;
+	memcpy(h->value, value, vlen);
+	h->value[vlen] = '\0';
 }
 
 void http_msg_add_header(struct http_msg *m, const char *name, size_t nlen,
 			 const char *value, size_t vlen)
 {
-	add_hdr(&m->hdrs, &m->nhdrs, &m->cap_hdrs, name, nlen, value, vlen);
+	add_hdr(m, &m->hdrs, &m->nhdrs, &m->cap_hdrs, name, nlen, value, vlen);
 }
 
 void http_msg_add_trailer(struct http_msg *m, const char *name, size_t nlen,
 			  const char *value, size_t vlen)
 {
-	add_hdr(&m->trailers, &m->ntrailers, &m->cap_trailers, name, nlen,
+	add_hdr(m, &m->trailers, &m->ntrailers, &m->cap_trailers, name, nlen,
 		value, vlen);
 }
 

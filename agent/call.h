@@ -1,7 +1,8 @@
 /* call.h - the call record: one HTTP exchange, as DESIGN.md's JSON record.
  *
- * Owns: every string in it (heap copies made at the parser boundary, the
- * one place tapir copies header bytes), the two bodies, the error list.
+ * Owns: every string in it (copies made at the parser boundary, the one
+ * place tapir copies header bytes, into each message's string store), the
+ * two bodies, the error list.
  * A call is built by a protocol parser (http1.c, later http2.c), completed
  * with flow and TLS facts by conn.c, written by a sink, then freed.
  *
@@ -16,12 +17,19 @@
 
 #include "body.h"
 
-/* One allocation per field: name points to it ("name\0value\0"), value
- * into it; only name is freed (http_msg_set_value replaces both). */
+/* A field: name and value, both NUL-terminated, in the message's
+ * string store (struct http_msg). */
 struct hdr {
 	char *name;
 	char *value;
 };
+
+/* The message's strings (pseudo-header values, header and trailer
+ * fields) are copied into a store freed with the message: the first
+ * MSG_STR_INLINE bytes inside the message itself (a typical request's or
+ * response's fields: no allocation), the rest in chunks. */
+#define MSG_STR_INLINE 256
+struct str_chunk;
 
 struct http_msg {
 	bool present;
@@ -38,6 +46,10 @@ struct http_msg {
 	uint64_t ts_first_ns;	/* first byte of the message */
 	uint64_t ts_last_ns;	/* last byte of the message */
 	bool complete;		/* framing reached its end */
+	/* the string store; a message is never copied (pointers into it) */
+	struct str_chunk *chunks;
+	size_t str_used;
+	char str_inl[MSG_STR_INLINE];
 };
 
 struct call_flow {
@@ -100,6 +112,10 @@ void http_msg_reset(struct http_msg *m, const struct body_opts *opts);
 /* Drop the header fields of m (pseudo-header values, status, headers), or
  * only its trailers; the body stays. */
 void http_msg_drop_fields(struct http_msg *m, bool trailers_only);
+
+/* A NUL-terminated copy of p[0..n) in m's string store, freed with m
+ * (for method, authority, path, scheme). */
+char *http_msg_strdup(struct http_msg *m, const void *p, size_t n);
 
 /* Append a header / trailer (copies name and value). */
 void http_msg_add_header(struct http_msg *m, const char *name, size_t nlen,

@@ -995,8 +995,8 @@ static void request_head(struct h1_conn *h, const uint8_t *p, size_t n)
 	c = tx->c;
 	c->http_version = sp2[8] == '0' ? "1.0" : "1.1";
 	c->req.present = true;
-	c->req.method = xstrndup((const char *)line, ml);
-	c->req.path = xstrndup((const char *)sp1 + 1, tl);
+	c->req.method = http_msg_strdup(&c->req, line, ml);
+	c->req.path = http_msg_strdup(&c->req, sp1 + 1, tl);
 	c->req.ts_first_ns = d->ts_first;
 	tx->is_head = !strcmp(c->req.method, "HEAD");
 	tx->is_connect = !strcmp(c->req.method, "CONNECT");
@@ -1016,9 +1016,9 @@ static void request_head(struct h1_conn *h, const uint8_t *p, size_t n)
 		call_error(c, "unsupported transfer-coding in request body; recorded as sent");
 	host = http_msg_header(&c->req, "host");
 	if (host)
-		c->req.authority = xstrndup(host, strlen(host));
+		c->req.authority = http_msg_strdup(&c->req, host, strlen(host));
 	else if (tx->is_connect)
-		c->req.authority = xstrndup(c->req.path, tl);
+		c->req.authority = http_msg_strdup(&c->req, c->req.path, tl);
 	tx->wants_upgrade = http_msg_header(&c->req, "upgrade") != NULL;
 	body_start(h, 0, fr, clen);
 }

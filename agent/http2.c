@@ -676,7 +676,7 @@ static void set_pseudo(struct hctx *x, int idx, char **dst, const uint8_t *v,
 	}
 	x->seen[idx] = true;
 	if (dst)
-		*dst = xstrndup((const char *)v, vl);
+		*dst = http_msg_strdup(x->m, v, vl);
 }
 
 static bool name_is(const uint8_t *n, size_t nl, const char *lit)
@@ -1104,7 +1104,7 @@ static void block_decode(struct h2_conn *h, int dir, const uint8_t *in,
 			const char *host = http_msg_header(&s->c->req, "host");
 
 			if (host)
-				s->c->req.authority = xstrndup(host, strlen(host));
+				s->c->req.authority = http_msg_strdup(&s->c->req, host, strlen(host));
 		}
 		if (x.grpc)
 			s->grpc[0] = s->grpc[1] = s->c->grpc.present = true;

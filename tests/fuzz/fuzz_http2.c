@@ -118,8 +118,8 @@ static uint64_t run(const uint8_t *data, size_t size)
 		struct call *c = call_new(&ho.body);
 		c->http_version = "1.1";
 		c->req.present = true;
-		c->req.method = xstrndup("GET", 3);
-		c->req.path = xstrndup("/up", 3);
+		c->req.method = http_msg_strdup(&c->req, "GET", 3);
+		c->req.path = http_msg_strdup(&c->req, "/up", 3);
 		h2_conn_upgrade(h, c);
 	}
 	uint8_t *req = fz_dup(f.p, split), *resp = fz_dup(f.p + split, f.n - split);

@@ -172,9 +172,9 @@ TT_TEST(record_shape)
 	snprintf(c->tls.cipher, sizeof(c->tls.cipher), "TLS_AES_128_GCM_SHA256");
 	c->tls.decrypted = true;
 	c->req.present = true;
-	c->req.method = strdup("POST");
-	c->req.path = strdup("/v1/x");
-	c->req.authority = strdup("api.example");
+	c->req.method = http_msg_strdup(&c->req, "POST", strlen("POST"));
+	c->req.path = http_msg_strdup(&c->req, "/v1/x", strlen("/v1/x"));
+	c->req.authority = http_msg_strdup(&c->req, "api.example", strlen("api.example"));
 	c->req.ts_first_ns = 1764291723000000000ULL;
 	c->req.ts_last_ns = c->req.ts_first_ns;
 	http_msg_add_header(&c->req, "content-type", 12, "application/json", 16);
@@ -222,7 +222,7 @@ TT_TEST(grpc_object)
 	c->http_version = "2";
 	c->stream_id = 3;
 	c->req.present = true;
-	c->req.method = strdup("POST");
+	c->req.method = http_msg_strdup(&c->req, "POST", strlen("POST"));
 	c->grpc.present = true;
 	c->grpc.msgs[0] = 1;
 	c->grpc.msgs[1] = 2;
@@ -275,8 +275,8 @@ TT_TEST(sink_flush_append_reopen)
 	close(fd);
 	snprintf(moved, sizeof(moved), "%s.1", path);
 	c->req.present = true;
-	c->req.method = strdup("GET");
-	c->req.path = strdup("/x");
+	c->req.method = http_msg_strdup(&c->req, "GET", strlen("GET"));
+	c->req.path = http_msg_strdup(&c->req, "/x", strlen("/x"));
 
 	s = json_sink_open(path, true);
 	TT_CHECK(s != NULL);

@@ -204,6 +204,15 @@ void jbuf_str(struct jbuf *b, const uint8_t *p, size_t n)
 			o += 8;
 			i += 8;
 		}
+		/* the rest of a string of 8 bytes or more in one word, ending
+		 * at n and overlapping what was already checked */
+		if (i < n && i + 8 > n && n >= 8 &&
+		    !word_needs_escape(p + n - 8)) {
+			memcpy(o + (n - i) - 8, p + n - 8, 8);
+			o += n - i;
+			i = n;
+			break;
+		}
 		while (i < n && byte_plain(p[i]))
 			*o++ = (char)p[i++];
 		if (i == n)

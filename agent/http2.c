@@ -110,6 +110,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +120,19 @@
 
 #include "grpc.h"
 #include "util.h"
+
+/* recycled blocks (h2_mem) stay visible to ASan builds as freed memory */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#include <sanitizer/asan_interface.h>
+#endif
+#endif
+#ifndef ASAN_POISON_MEMORY_REGION
+#define ASAN_POISON_MEMORY_REGION(a, n) ((void)(a), (void)(n))
+#define ASAN_UNPOISON_MEMORY_REGION(a, n) ((void)(a), (void)(n))
+#endif
 
 #define H2_DEF_MAX_HEADER (256 * 1024)
 #define H2_DEF_MAX_STREAMS 1024
@@ -1559,6 +1573,120 @@ static void dir_feed(struct h2_conn *h, int dir, const uint8_t *p, size_t n)
 	}
 }
 
+/* nghttp2's memory for the inflaters: every field decoded becomes an
+ * rcbuf of a few dozen bytes, freed when the next one is asked for - eight
+ * malloc/free pairs per call of a small-call capture, most of them past
+ * glibc's per-thread cache.  Here: blocks of four size classes kept on
+ * free lists (at most H2_FREE_KEEP per class, so what is kept is bounded:
+ * 240 KiB), bigger ones from malloc.  Each block has a 16-byte header
+ * holding its class (16: malloc's alignment is kept).  Only the parsing
+ * thread decodes HPACK; the lists are per thread anyway. */
+#define H2_FREE_KEEP 256
+#define H2_CLASSES 4
+#define H2_CLASS_BIG 0xff
+static const size_t h2_class_size[H2_CLASSES] = { 64, 128, 256, 512 };
+
+union h2_blk {
+	union h2_blk *next;		/* on a free list */
+	struct {
+		uint8_t cls;		/* in use: its class or H2_CLASS_BIG */
+	} h;
+	char pad[16];
+} __attribute__((aligned(16)));
+_Static_assert(sizeof(union h2_blk) == 16, "16-byte block header");
+
+static __thread union h2_blk *h2_free[H2_CLASSES];
+static __thread unsigned h2_nfree[H2_CLASSES];
+
+static void *h2_malloc(size_t size, void *ud)
+{
+	union h2_blk *b;
+	int c = 0;
+
+	(void)ud;
+	while (c < H2_CLASSES && size > h2_class_size[c])
+		c++;
+	if (c < H2_CLASSES && h2_free[c]) {
+		b = h2_free[c];
+		h2_free[c] = b->next;
+		h2_nfree[c]--;
+		ASAN_UNPOISON_MEMORY_REGION(b, sizeof(*b) + h2_class_size[c]);
+	} else {
+		b = malloc(sizeof(*b) + (c < H2_CLASSES ? h2_class_size[c] : size));
+		if (!b)
+			return NULL;
+	}
+	b->h.cls = c < H2_CLASSES ? (uint8_t)c : H2_CLASS_BIG;
+	return b + 1;
+}
+
+static void h2_free_blk(void *ptr, void *ud)
+{
+	union h2_blk *b;
+	int c;
+
+	(void)ud;
+	if (!ptr)
+		return;
+	b = (union h2_blk *)ptr - 1;
+	c = b->h.cls;
+	if (c == H2_CLASS_BIG || h2_nfree[c] >= H2_FREE_KEEP) {
+		free(b);
+		return;
+	}
+	b->next = h2_free[c];
+	h2_free[c] = b;
+	h2_nfree[c]++;
+	/* the list link stays readable; the rest is off limits until reuse */
+	ASAN_POISON_MEMORY_REGION((char *)(b + 1), h2_class_size[c]);
+}
+
+static void *h2_calloc(size_t n, size_t size, void *ud)
+{
+	void *p;
+
+	if (size && n > SIZE_MAX / size)
+		return NULL;
+	p = h2_malloc(n * size, ud);
+	if (p)
+		memset(p, 0, n * size);
+	return p;
+}
+
+static void *h2_realloc(void *ptr, size_t size, void *ud)
+{
+	union h2_blk *b;
+	size_t have = 0;
+	void *n;
+
+	if (!ptr)
+		return h2_malloc(size, ud);
+	b = (union h2_blk *)ptr - 1;
+	if (b->h.cls != H2_CLASS_BIG) {
+		have = h2_class_size[b->h.cls];
+		if (size <= have)
+			return ptr;
+	} else {
+		/* a big block: let realloc move it (its header moves along) */
+		union h2_blk *nb = realloc(b, sizeof(*b) + size);
+
+		return nb ? nb + 1 : NULL;
+	}
+	n = h2_malloc(size, ud);
+	if (!n)
+		return NULL;
+	memcpy(n, ptr, have);
+	h2_free_blk(ptr, ud);
+	return n;
+}
+
+static nghttp2_mem h2_mem = {
+	.malloc = h2_malloc,
+	.free = h2_free_blk,
+	.calloc = h2_calloc,
+	.realloc = h2_realloc,
+};
+
 /* -------------------------------------------------------------- API */
 
 struct h2_conn *h2_conn_new(const struct h2_opts *o, bool midstream,
@@ -1581,7 +1709,7 @@ struct h2_conn *h2_conn_new(const struct h2_opts *o, bool midstream,
 		d->st = dir == 0 && !midstream ? S_PREFACE : S_FHDR;
 		d->max_frame = midstream ? H2_MAX_FRAME : H2_MIN_FRAME;
 		d->hpack_limit = H2_HPACK_DEFAULT;
-		if (nghttp2_hd_inflate_new(&d->inf)) {
+		if (nghttp2_hd_inflate_new2(&d->inf, &h2_mem)) {
 			fputs("tapir: error: out of memory\n", stderr);
 			abort();
 		}

@@ -28,6 +28,7 @@
 #include "body.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -273,6 +274,39 @@ static int brotli_feed(struct body *b, const uint8_t *p, size_t n)
 	}
 }
 
+/* SHA-256 of no bytes (a body with none, the common case of requests) */
+static const unsigned char sha256_empty[32] = {
+	0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8,
+	0x99, 0x6f, 0xb9, 0x24, 0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c,
+	0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
+};
+
+/* The SHA-256 implementation, fetched from the provider once: with
+ * EVP_sha256() OpenSSL 3 looks it up again (under the method store's
+ * lock) at every EVP_DigestInit_ex, twice per call. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+}
+
+/* A context ready to hash, or NULL (out of memory) */
+static EVP_MD_CTX *sha256_new(void)
+{
+	EVP_MD_CTX *x = EVP_MD_CTX_new();
+
+	pthread_once(&sha256_once, sha256_fetch);
+	if (x && !EVP_DigestInit_ex(x, sha256_md ? sha256_md : EVP_sha256(),
+				    NULL)) {
+		EVP_MD_CTX_free(x);
+		x = NULL;
+	}
+	return x;
+}
+
+
 int body_feed(struct body *b, const uint8_t *p, size_t n)
 {
 	b->present = true;
@@ -281,13 +315,8 @@ int body_feed(struct body *b, const uint8_t *p, size_t n)
 		return -EBADMSG;
 	if (!n || b->finished)
 		return 0;
-	if (b->opts.hash && !b->sha && !b->gap && b->size == 0) {
-		b->sha = EVP_MD_CTX_new();
-		if (b->sha && !EVP_DigestInit_ex(b->sha, EVP_sha256(), NULL)) {
-			EVP_MD_CTX_free(b->sha);
-			b->sha = NULL;
-		}
-	}
+	if (b->opts.hash && !b->sha && !b->gap && b->size == 0)
+		b->sha = sha256_new();
 	switch (b->coding) {
 	case BODY_IDENTITY:
 	case BODY_UNKNOWN_CODING:
@@ -345,18 +374,14 @@ void body_finish(struct body *b)
 	if (b->opts.hash) {
 		unsigned int len = 0;
 
-		if (!b->sha) {
-			b->sha = EVP_MD_CTX_new();
-			if (b->sha &&
-			    !EVP_DigestInit_ex(b->sha, EVP_sha256(), NULL)) {
-				EVP_MD_CTX_free(b->sha);
-				b->sha = NULL;
-			}
-		}
-		if (b->sha)
+		if (b->sha) {
 			EVP_DigestFinal_ex(b->sha, b->sha256, &len);
-		EVP_MD_CTX_free(b->sha);
-		b->sha = NULL;
+			EVP_MD_CTX_free(b->sha);
+			b->sha = NULL;
+		} else {
+			/* nothing was hashed: the digest of no bytes */
+			memcpy(b->sha256, sha256_empty, sizeof(sha256_empty));
+		}
 	}
 }
 

@@ -814,7 +814,7 @@ static int run_loop(struct capture *cap, int sfd)
 			export_tick(cap->x, now);
 		/* records out now, whole lines: a reader (tail -f, a log
 		 * shipper) sees each call within a pass of this loop */
-		json_sink_flush(cap->sink);
+		engine_flush_output(cap->e);
 		if (next_stats && now >= next_stats) {
 			if (!cap->quiet)
 				print_stats(cap, false);
@@ -1364,6 +1364,7 @@ cleanup:
 			poll_keylogs(cap, -2, now);
 		poll_keysock(cap, now);
 		engine_finish(cap->e, now);
+		engine_flush_output(cap->e);	/* before the summary counts */
 		/* an export that stopped (disk full) said so when it
 		 * happened and says so in the summary; the capture itself
 		 * went on, so it does not decide the exit status */

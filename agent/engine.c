@@ -123,6 +123,17 @@ const struct engine_stats *engine_stats(const struct engine *e)
 	return &e->st;
 }
 
+int engine_flush_output(struct engine *e)
+{
+	int r;
+
+	if (!e->env.sink)
+		return 0;
+	r = json_sink_flush(e->env.sink);
+	e->st.write_errors = json_sink_lost(e->env.sink);
+	return r;
+}
+
 const struct flow_stats *engine_flow_stats(const struct engine *e)
 {
 	return flow_table_stats(e->ft);

@@ -78,6 +78,9 @@ const struct coverage *engine_coverage(const struct engine *e);
 uint64_t engine_keys_waiting(const struct engine *e);
 
 const struct engine_stats *engine_stats(const struct engine *e);
+/* Write out the records the sink holds; stats' write_errors then counts
+ * every record lost so far.  0 or -errno (sticky, json.h). */
+int engine_flush_output(struct engine *e);
 const struct flow_stats *engine_flow_stats(const struct engine *e);
 const struct tls_stats *engine_tls_stats(const struct engine *e);
 const struct memcap *engine_memcap(const struct engine *e);

@@ -24,6 +24,7 @@ struct json_sink {
 	bool own;		/* fd is ours (opened from path) */
 	char *path;
 	int err;
+	uint64_t lost;		/* records not written (after err) */
 	struct jbuf b;		/* whole records not yet written */
 };
 
@@ -565,14 +566,25 @@ int json_sink_flush(struct json_sink *s)
 		else
 			off += (size_t)n;
 	}
+	/* what a failed write left: each record ends its line (a newline
+	 * inside one is escaped), a record cut short counts as lost */
+	for (size_t i = off; i < s->b.len; i++)
+		s->lost += s->b.p[i] == '\n';
 	s->b.len = 0;
 	return s->err;
 }
 
+uint64_t json_sink_lost(const struct json_sink *s)
+{
+	return s->lost;
+}
+
 int json_sink_write(struct json_sink *s, const struct call *c)
 {
-	if (s->err)
+	if (s->err) {
+		s->lost++;
 		return s->err;
+	}
 	format_call(&s->b, c);
 	if (s->b.len >= SINK_FLUSH_AT)
 		return json_sink_flush(s);

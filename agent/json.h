@@ -14,6 +14,7 @@
 #define TAPIR_JSON_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "call.h"
@@ -35,6 +36,9 @@ int json_sink_write(struct json_sink *s, const struct call *c);
  * after each pass of its loop, so records reach the output within
  * milliseconds.  Returns 0 or -errno (sticky). */
 int json_sink_flush(struct json_sink *s);
+/* Records that did not reach the output: those a failed write left
+ * (whole or in part) and every one after it. */
+uint64_t json_sink_lost(const struct json_sink *s);
 /* Flush and close.  Returns 0 or -errno of the first write error. */
 int json_sink_close(struct json_sink *s);
 

@@ -295,6 +295,7 @@ int cmd_read(int argc, char **argv)
 		log_err("%s", errbuf);
 		goto cleanup;
 	}
+	engine_flush_output(e);		/* before the summary counts */
 	ret = engine_stats(e)->write_errors ? 1 : 0;
 	if (x && export_finish(x))
 		ret = 1;

@@ -1,4 +1,5 @@
 /* test_json.c - string escaping, UTF-8 validation, the record's shape. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -346,6 +347,33 @@ TT_TEST(base64_matches_openssl)
 		TT_CHECK(!memcmp(b.p + 1, ref, (size_t)m));
 	}
 	free(b.p);
+}
+
+/* A full disk: the records a failed write leaves are counted lost, so
+ * are all after it (sticky), and close reports the error.  /dev/full
+ * takes the open and fails every write with ENOSPC. */
+TT_TEST(sink_write_error_counts)
+{
+	struct body_opts bo = { .max_keep = 4 };
+	struct call *c = call_new(&bo);
+	struct json_sink *s = json_sink_open("/dev/full", true);
+
+	TT_CHECK(s != NULL);
+	if (!s) {
+		call_free(c);
+		return;
+	}
+	c->req.present = true;
+	c->req.method = http_msg_strdup(&c->req, "GET", 3);
+	for (int i = 0; i < 3; i++)
+		TT_CHECK(json_sink_write(s, c) == 0);	/* buffered */
+	TT_EQ_INT((int)json_sink_lost(s), 0);
+	TT_EQ_INT(json_sink_flush(s), -ENOSPC);
+	TT_EQ_INT((int)json_sink_lost(s), 3);
+	TT_EQ_INT(json_sink_write(s, c), -ENOSPC);
+	TT_EQ_INT((int)json_sink_lost(s), 4);
+	TT_EQ_INT(json_sink_close(s), -ENOSPC);
+	call_free(c);
 }
 
 TT_TEST(open_failure_is_reported)

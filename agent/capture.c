@@ -125,6 +125,7 @@ struct capture {
 	bool bpffs_mounted;
 	struct source_ring *src;
 	struct json_sink *sink;
+	bool out_failed;		/* the output's write error was logged */
 	struct engine *e;
 	struct keystore *ks;
 	uint64_t keys_added;
@@ -730,7 +731,7 @@ static int run_loop(struct capture *cap, int sfd)
 	struct itimerspec its = { { 0, TICK_MS * 1000000L },
 				  { 0, TICK_MS * 1000000L } };
 	uint64_t start = source_ring_now(cap->src), next_stats, now;
-	int ep, tfd, ret = 0, n, timeout = 1000;
+	int ep, tfd, ret = 0, n, wr, timeout = 1000;
 	bool stop = false;
 	bool polled = ring_wakeup_bytes(cap) != 0;
 
@@ -780,11 +781,13 @@ static int run_loop(struct capture *cap, int sfd)
 					/* log rotation (dist/tapir.logrotate) */
 					int r = json_sink_reopen(cap->sink);
 
-					if (r)
+					if (r) {
 						log_warn("SIGHUP: cannot reopen %s (%s): still writing to the old file",
 							 cap->out, strerror(-r));
-					else
+					} else {
 						log_info("SIGHUP: output reopened");
+						cap->out_failed = false;
+					}
 					continue;
 				}
 				log_info("signal %u: stopping", si.ssi_signo);
@@ -814,7 +817,12 @@ static int run_loop(struct capture *cap, int sfd)
 			export_tick(cap->x, now);
 		/* records out now, whole lines: a reader (tail -f, a log
 		 * shipper) sees each call within a pass of this loop */
-		engine_flush_output(cap->e);
+		wr = engine_flush_output(cap->e);
+		if (wr && !cap->out_failed) {
+			log_err("writing %s: %s; records are counted as lost until SIGHUP reopens it",
+				cap->out ? cap->out : "stdout", strerror(-wr));
+			cap->out_failed = true;
+		}
 		if (next_stats && now >= next_stats) {
 			if (!cap->quiet)
 				print_stats(cap, false);

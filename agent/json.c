@@ -549,6 +549,7 @@ int json_sink_reopen(struct json_sink *s)
 		return -errno;
 	close(s->fd);
 	s->fd = fd;
+	s->err = 0;	/* a full disk freed, then SIGHUP: write again */
 	return 0;
 }
 

@@ -26,7 +26,8 @@ struct json_sink;
  * Returns NULL with errno set on failure. */
 struct json_sink *json_sink_open(const char *path, bool append);
 /* After a log rotation (SIGHUP): write out what is buffered, open the path
- * again (created if it was moved away, appended to if not).  On failure
+ * again (created if it was moved away, appended to if not) and write
+ * again after an earlier write error (the lost count stays).  On failure
  * the old file stays in use.  No-op on stdout.  Returns 0 or -errno. */
 int json_sink_reopen(struct json_sink *s);
 /* Add one record; it is written out with the ones before it once enough

@@ -7,7 +7,7 @@
 # lost, and tc state after SIGTERM is what it was before.  Also: a start
 # in the middle of a long download (pickup reported, no crash), a SIGKILLed
 # run's filters removed by the next start, --config, records written while
-# running, log rotation (logrotate + SIGHUP).
+# running, log rotation (logrotate + SIGHUP), the output's disk full.
 source "$(dirname "$0")/../lib/capture_common.sh"
 c_init capture
 H=$LAB_HOST
@@ -125,6 +125,44 @@ rotated() {
 	$PY "$TLIB/compare.py" exact "$T_CASE_DIR/both.jsonl" "$GT"
 }
 C_NO_EXACT=1 C_CHECK=rotated c_case logrotate-sighup rotate_traffic
+
+# ---- the output's disk fills: said once, every record from then on
+# counted (written + lost = calls, exactly), exit status 1; after space is
+# freed, SIGHUP resumes writing
+diskfull() {
+	local name=$T_NAME/output-disk-full d=$T_DIR/diskfull i t=() w lost calls rc
+	local mnt=$T_DIR/diskfull-mnt
+	T_CASE_DIR=$d; mkdir -p "$d/bodies" "$mnt"
+	GT=$d/gt.jsonl KEYS=$d/keys.log; : >"$GT"; : >"$KEYS"
+	mount -t tmpfs -o size=16k,mode=0700 tpr-diskfull "$mnt" || { t_fail "$name" "cannot mount a 16 KiB tmpfs"; return; }
+	# unmounted on every path, also when the script is stopped
+	trap 'dfrc=$?; c_stop; umount "'"$mnt"'" 2>/dev/null; (exit $dfrc); c_cleanup' EXIT
+	df_fail() { t_fail "$name" "$1"; c_stop; umount "$mnt"; trap 'c_cleanup' EXIT; }
+	c_start "$mnt/out.jsonl" "$d/tapir.err" || { df_fail "tapir did not start"; return; }
+	# 30 records of ~2.5 KB (1 KiB binary bodies, base64): > 16 KiB
+	for i in $(seq 1 30); do t+=("GET http://$LAB_SRV4/1k.bin?n=$i"); done
+	gt_curl "${t[@]}" >"$d/traffic.log" 2>&1 || { df_fail "traffic failed"; return; }
+	for ((i = 0; i < 50; i++)); do grep -q 'counted as lost' "$d/tapir.err" && break; sleep 0.1; done
+	[[ $(grep -c 'counted as lost' "$d/tapir.err") -eq 1 ]] || { df_fail "the write error was not logged once: $(grep -c 'counted as lost' "$d/tapir.err")"; return; }
+	w=$(wc -l <"$mnt/out.jsonl")	# whole records that made it
+	rm -f "$mnt/out.jsonl"
+	kill -HUP "$C_PID"
+	for ((i = 0; i < 50; i++)); do [[ -e $mnt/out.jsonl ]] && break; sleep 0.1; done
+	[[ -e $mnt/out.jsonl ]] || { df_fail "not reopened after SIGHUP"; return; }
+	# a small record: the freed 16 KiB must hold it
+	gt_curl "GET http://$LAB_SRV4/204" >>"$d/traffic.log" 2>&1 || { df_fail "traffic failed"; return; }
+	wait_rec "$mnt/out.jsonl" /204 >>"$d/traffic.log" || { df_fail "no record written after SIGHUP"; return; }
+	c_stop; rc=$?
+	cp "$mnt/out.jsonl" "$d/after.jsonl"; umount "$mnt"; trap 'c_cleanup' EXIT
+	lost=$(c_num "$d/tapir.err" 'records could not be written')
+	calls=$(c_num "$d/tapir.err" 'calls \(')
+	[[ $rc -eq 1 ]] || { t_fail "$name" "exit status $rc, want 1 (records were lost)"; return; }
+	[[ $(wc -l <"$d/after.jsonl") -eq 1 ]] || { t_fail "$name" "$(wc -l <"$d/after.jsonl") records after SIGHUP, want 1"; return; }
+	[[ ${lost:-0} -ge 1 && $((w + lost + 1)) -eq ${calls:-0} ]] ||
+		{ t_fail "$name" "written $w + lost ${lost:-?} + 1 after SIGHUP != ${calls:-?} calls"; return; }
+	t_pass "$name ($w written, $lost lost, 1 after SIGHUP)"
+}
+diskfull
 
 # ---- started in the middle of a long download
 pickup() {

@@ -373,6 +373,39 @@ TT_TEST(sink_write_error_counts)
 	TT_EQ_INT(json_sink_write(s, c), -ENOSPC);
 	TT_EQ_INT((int)json_sink_lost(s), 4);
 	TT_EQ_INT(json_sink_close(s), -ENOSPC);
+
+	/* the path pointed at a full disk; once it is writable again a
+	 * reopen (SIGHUP) resumes writing, the loss stays counted */
+	{
+		char dir[] = "/tmp/tapir-json-XXXXXX", link[64], file[64];
+		long sz;
+		FILE *f;
+
+		TT_CHECK(mkdtemp(dir) != NULL);
+		snprintf(link, sizeof(link), "%s/out", dir);
+		snprintf(file, sizeof(file), "%s/real", dir);
+		TT_CHECK(symlink("/dev/full", link) == 0);
+		s = json_sink_open(link, true);
+		TT_CHECK(s != NULL);
+		TT_CHECK(json_sink_write(s, c) == 0);
+		TT_EQ_INT(json_sink_flush(s), -ENOSPC);
+		TT_CHECK(unlink(link) == 0 && symlink(file, link) == 0);
+		TT_EQ_INT(json_sink_reopen(s), 0);
+		TT_EQ_INT(json_sink_write(s, c), 0);
+		TT_EQ_INT((int)json_sink_lost(s), 1);
+		TT_EQ_INT(json_sink_close(s), 0);
+		f = fopen(file, "r");
+		TT_CHECK(f != NULL);
+		if (f) {
+			fseek(f, 0, SEEK_END);
+			sz = ftell(f);
+			fclose(f);
+			TT_CHECK(sz > 10);	/* the record after the reopen */
+		}
+		unlink(link);
+		unlink(file);
+		rmdir(dir);
+	}
 	call_free(c);
 }
 

@@ -306,7 +306,6 @@ static EVP_MD_CTX *sha256_new(void)
 	return x;
 }
 
-
 int body_feed(struct body *b, const uint8_t *p, size_t n)
 {
 	b->present = true;

@@ -1578,7 +1578,7 @@ static void dir_feed(struct h2_conn *h, int dir, const uint8_t *p, size_t n)
  * malloc/free pairs per call of a small-call capture, most of them past
  * glibc's per-thread cache.  Here: blocks of four size classes kept on
  * free lists (at most H2_FREE_KEEP per class, so what is kept is bounded:
- * 240 KiB), bigger ones from malloc.  Each block has a 16-byte header
+ * 256 KiB with the headers), bigger ones from malloc.  Each block has a 16-byte header
  * holding its class (16: malloc's alignment is kept).  Only the parsing
  * thread decodes HPACK; the lists are per thread anyway. */
 #define H2_FREE_KEEP 256
@@ -1604,6 +1604,8 @@ static void *h2_malloc(size_t size, void *ud)
 	int c = 0;
 
 	(void)ud;
+	if (size > SIZE_MAX - sizeof(*b))
+		return NULL;
 	while (c < H2_CLASSES && size > h2_class_size[c])
 		c++;
 	if (c < H2_CLASSES && h2_free[c]) {
@@ -1668,7 +1670,8 @@ static void *h2_realloc(void *ptr, size_t size, void *ud)
 			return ptr;
 	} else {
 		/* a big block: let realloc move it (its header moves along) */
-		union h2_blk *nb = realloc(b, sizeof(*b) + size);
+		union h2_blk *nb = size > SIZE_MAX - sizeof(*b) ? NULL :
+				   realloc(b, sizeof(*b) + size);
 
 		return nb ? nb + 1 : NULL;
 	}

@@ -44,7 +44,7 @@ c_start() {
 		-o "$out" "$@" 2>"$err" &
 	C_PID=$!
 	for ((i = 0; i < 100; i++)); do
-		grep -q 'capturing on' "$err" && return 0
+		grep -q 'capturing on' "$err" 2>/dev/null && return 0
 		kill -0 "$C_PID" 2>/dev/null || break
 		sleep 0.05
 	done

@@ -70,27 +70,6 @@ C_CHECK=cfg_check c_case config-file one --config "$CFG"
 # records reach the output while tapir runs, as whole lines: a reader
 # tailing the file (a log shipper) must not wait for exit or for a buffer
 # to fill, nor see half a record
-live_out() {
-	one || return
-	local i
-	for ((i = 0; i < 50; i++)); do
-		if grep -q '"path":"/1k.bin"' "$OUT" 2>/dev/null; then
-			[[ $(tail -c 1 "$OUT" | od -An -c | tr -d ' ') == '\n' ]] ||
-				{ echo "output ends inside a record"; return 1; }
-			echo "record written $((i * 100)) ms after the transfer"
-			return 0
-		fi
-		sleep 0.1
-	done
-	echo "no record in the output 5 s after the transfer ($(wc -c <"$OUT") bytes) while tapir runs"
-	return 1
-}
-c_case records-while-running live_out
-
-# log rotation with the shipped /etc/logrotate.d/tapir (its path and
-# postrotate pointed at this case), run by logrotate itself: tapir reopens
-# on SIGHUP and goes on; the rotated file keeps the records before, whole,
-# the new one (0600) gets the ones after
 wait_rec() {	# wait_rec FILE PATH: a record of PATH in FILE within 5 s
 	local i
 	for ((i = 0; i < 50; i++)); do
@@ -100,6 +79,17 @@ wait_rec() {	# wait_rec FILE PATH: a record of PATH in FILE within 5 s
 	echo "no record of $2 in $1 after 5 s"
 	return 1
 }
+live_out() {
+	one && wait_rec "$OUT" /1k.bin || return
+	[[ $(tail -c 1 "$OUT" | od -An -c | tr -d ' ') == '\n' ]] ||
+		{ echo "output ends inside a record"; return 1; }
+}
+c_case records-while-running live_out
+
+# log rotation with the shipped /etc/logrotate.d/tapir (its path and
+# postrotate pointed at this case), run by logrotate itself: tapir reopens
+# on SIGHUP and goes on; the rotated file keeps the records before, whole,
+# the new one (0600) gets the ones after
 rotate_traffic() {
 	local conf=$T_CASE_DIR/logrotate.conf i
 	command -v logrotate >/dev/null || { echo "logrotate not installed (scripts/install-deps.sh)"; return 1; }

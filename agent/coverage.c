@@ -179,6 +179,26 @@ void coverage_add(struct coverage *c, const char *server,
 	count(&c->t, ti);
 }
 
+static void add_totals(struct coverage_totals *d,
+		       const struct coverage_totals *s)
+{
+	d->sessions += s->sessions;
+	d->decrypted += s->decrypted;
+	for (int i = 0; i < TLS_WHY_COUNT; i++)
+		d->why[i] += s->why[i];
+}
+
+void coverage_merge(struct coverage *dst, const struct coverage *src)
+{
+	if (!dst || !src)
+		return;
+	for (size_t b = 0; b < src->nbuckets; b++)
+		for (const struct cov_entry *e = src->tab[b]; e; e = e->next)
+			add_totals(&find(dst, e->server, e->sni)->t, &e->t);
+	add_totals(&dst->other.t, &src->other.t);
+	add_totals(&dst->t, &src->t);
+}
+
 const struct coverage_totals *coverage_totals(const struct coverage *c)
 {
 	return &c->t;

@@ -29,6 +29,10 @@ void coverage_free(struct coverage *c);		/* accepts NULL */
 /* One TLS session ended.  server: "addr:port" of the server side. */
 void coverage_add(struct coverage *c, const char *server,
 		  const struct tls_info *ti);
+/* Add src's counts to dst, endpoint by endpoint (the workers of `tapir
+ * read --threads`).  Past COVERAGE_MAX_ENDPOINTS in dst, src's extra
+ * endpoints count in dst's "(other endpoints)" entry. */
+void coverage_merge(struct coverage *dst, const struct coverage *src);
 const struct coverage_totals *coverage_totals(const struct coverage *c);
 /* The whole table as one JSON object (see coverage.c), to f.  0 or -EIO. */
 int coverage_write_json(const struct coverage *c, FILE *f);

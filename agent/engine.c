@@ -96,6 +96,21 @@ void engine_finish(struct engine *e, uint64_t now_ns)
 		conn_wait_scan(&e->env, CONN_WAIT_FINISH, now_ns);
 }
 
+static int consume_push(void *ctx, const struct seg *s)
+{
+	return engine_push(ctx, s);
+}
+
+static void consume_finish(void *ctx, uint64_t now_ns)
+{
+	engine_finish(ctx, now_ns);
+}
+
+struct seg_consumer engine_consumer(struct engine *e)
+{
+	return (struct seg_consumer){ consume_push, consume_finish, e };
+}
+
 void engine_free(struct engine *e)
 {
 	if (!e)

@@ -70,6 +70,8 @@ void engine_keys_added(struct engine *e, uint64_t now_ns);
 /* End of input: flush every flow, emit every call still open. */
 void engine_finish(struct engine *e, uint64_t now_ns);
 void engine_free(struct engine *e);	/* accepts NULL */
+/* engine_push and engine_finish as a source's consumer (segment.h). */
+struct seg_consumer engine_consumer(struct engine *e);
 /* Decryption coverage per server endpoint, for every TLS session that
  * ended so far (coverage.h); valid until engine_free(). */
 struct coverage;

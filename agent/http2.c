@@ -1683,6 +1683,20 @@ static void *h2_realloc(void *ptr, size_t size, void *ud)
 	return n;
 }
 
+void h2_thread_cleanup(void)
+{
+	for (int c = 0; c < H2_CLASSES; c++) {
+		while (h2_free[c]) {
+			union h2_blk *b = h2_free[c];
+
+			ASAN_UNPOISON_MEMORY_REGION(b, sizeof(*b) + h2_class_size[c]);
+			h2_free[c] = b->next;
+			free(b);
+		}
+		h2_nfree[c] = 0;
+	}
+}
+
 static nghttp2_mem h2_mem = {
 	.malloc = h2_malloc,
 	.free = h2_free_blk,

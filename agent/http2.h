@@ -65,6 +65,9 @@ int h2_conn_upgrade(struct h2_conn *h, struct call *c);
 /* Emit every call still in progress (with errors saying why), free.
  * Accepts NULL. */
 void h2_conn_free(struct h2_conn *h);
+/* Free the calling thread's HPACK block free lists (http2.c); a thread
+ * that decoded HTTP/2 calls it before it ends. */
+void h2_thread_cleanup(void);
 
 /* Name of an HTTP/2 error code ("CANCEL"), or NULL if unknown. */
 const char *h2_error_name(uint32_t code);

@@ -25,6 +25,17 @@ struct json_sink;
  * one is appended to (append: a live capture's log) or truncated.
  * Returns NULL with errno set on failure. */
 struct json_sink *json_sink_open(const char *path, bool append);
+/* A sink without a descriptor: each time records would be written out
+ * (json_sink_flush, or SINK_FLUSH_AT bytes buffered) they go to emit as
+ * whole lines instead, p valid for the call only.  The worker threads of
+ * `tapir read --threads` (par.c) write through one. */
+struct json_sink *json_sink_open_cb(void (*emit)(void *ctx, const char *p,
+						 size_t len),
+				    void *ctx);
+/* Add len bytes of whole records formatted elsewhere (by a
+ * json_sink_open_cb sink).  Counted as lost after a write error like
+ * json_sink_write's.  Returns 0 or -errno (sticky). */
+int json_sink_put(struct json_sink *s, const char *p, size_t len);
 /* After a log rotation (SIGHUP): write out what is buffered, open the path
  * again (created if it was moved away, appended to if not) and write
  * again after an earlier write error (the lost count stays).  On failure

@@ -16,6 +16,7 @@
 #include "export.h"
 #include "json.h"
 #include "keystore.h"
+#include "par.h"
 #include "pcapng.h"
 #include "source_pcap.h"
 #include "tapir.h"
@@ -37,6 +38,8 @@ static void usage(FILE *f)
 	      "      --max-header-bytes BYTES  HTTP message head limit (default 256K)\n"
 	      "      --idle-timeout SECS   flow idle timeout in capture time (default 120)\n"
 	      "      --checksum auto|on|off  TCP checksum validation (default auto)\n"
+	      "  -j, --threads N           N worker threads, connections shared out\n"
+	      "                            (default 1; records in a different order)\n"
 	      EXPORT_USAGE
 	      "  -q, --quiet               no summary on stderr\n"
 	      "  -v, --verbose             more diagnostics on stderr\n"
@@ -60,14 +63,23 @@ static void fmt_mib(char *b, size_t n, uint64_t v)
 		snprintf(b, n, "%.1f MiB", (double)v / (1 << 20));
 }
 
+/* What the summary prints: one engine's counters, or the workers' sum. */
+struct totals {
+	const struct engine_stats *st;
+	const struct flow_stats *fs;
+	const struct tls_stats *ts;
+	const struct memcap *mc;
+	const struct coverage *cov;
+};
+
 static void print_summary(const char *path, enum csum_mode csum,
 			  const struct source_stats *ss,
-			  const struct engine *e, const struct keystore *ks)
+			  const struct totals *t, const struct keystore *ks)
 {
-	const struct engine_stats *st = engine_stats(e);
-	const struct flow_stats *fs = engine_flow_stats(e);
-	const struct tls_stats *ts = engine_tls_stats(e);
-	const struct memcap *mc = engine_memcap(e);
+	const struct engine_stats *st = t->st;
+	const struct flow_stats *fs = t->fs;
+	const struct tls_stats *ts = t->ts;
+	const struct memcap *mc = t->mc;
 	char peak[32], lim[32];
 
 	fmt_mib(peak, sizeof(peak), mc->peak);
@@ -109,10 +121,11 @@ static void print_summary(const char *path, enum csum_mode csum,
 	if (st->write_errors)
 		fprintf(stderr, "tapir: %" PRIu64 " records could not be "
 			"written\n", st->write_errors);
-	coverage_print(engine_coverage(e), stderr, 20);
+	coverage_print(t->cov, stderr, 20);
 }
 
 enum { OPT_CHECKSUM = 0x100 };
+
 
 /* pcapng_scan_dsb_file() callback: every key log line of a DSB. */
 static void dsb_keys(void *ctx, const uint8_t *b, size_t n)
@@ -141,6 +154,7 @@ int cmd_read(int argc, char **argv)
 		{ "max-header-bytes", required_argument, NULL, 'X' },
 		{ "idle-timeout", required_argument, NULL, 'T' },
 		{ "checksum", required_argument, NULL, OPT_CHECKSUM },
+		{ "threads", required_argument, NULL, 'j' },
 		EXPORT_LONGOPTS,
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -157,6 +171,11 @@ int cmd_read(int argc, char **argv)
 	struct keystore *ks = NULL;
 	struct json_sink *sink = NULL;
 	struct engine *e = NULL;
+	struct par *par = NULL;
+	struct seg_consumer to;
+	struct totals tot;
+	struct engine_stats par_st;
+	unsigned threads = 1;
 	struct source_stats ss;
 	bool quiet = false;
 	char errbuf[512];
@@ -165,7 +184,7 @@ int cmd_read(int argc, char **argv)
 	engine_opts_default(&eo);
 	export_opts_default(&xo);
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "k:o:qvhC:G:W:", longopts,
+	while ((opt = getopt_long(argc, argv, "k:o:j:qvhC:G:W:", longopts,
 				  NULL)) != -1) {
 		err = export_parse_opt(&xo, opt, optarg);
 		if (err < 0)
@@ -208,6 +227,11 @@ int cmd_read(int argc, char **argv)
 			if (parse_uint(optarg, 1, 86400 * 365, &v))
 				return bad_value("--idle-timeout", optarg);
 			eo.idle_timeout_ns = v * 1000000000ULL;
+			break;
+		case 'j':
+			if (parse_uint(optarg, 1, PAR_MAX_THREADS, &v))
+				return bad_value("--threads (1..16)", optarg);
+			threads = (unsigned)v;
 			break;
 		case OPT_CHECKSUM:
 			if (!strcmp(optarg, "auto"))
@@ -274,10 +298,18 @@ int cmd_read(int argc, char **argv)
 		log_err("cannot open output %s: %s", out, strerror(errno));
 		goto cleanup;
 	}
-	e = engine_new(&eo, ks, sink);
-	if (!e) {
-		log_err("cannot set up the pipeline");
-		goto cleanup;
+	if (threads > 1) {
+		par = par_new(threads, &eo, ks, sink);	/* logs */
+		if (!par)
+			goto cleanup;
+		to = (struct seg_consumer){ par_push, par_finish, par };
+	} else {
+		e = engine_new(&eo, ks, sink);
+		if (!e) {
+			log_err("cannot set up the pipeline");
+			goto cleanup;
+		}
+		to = engine_consumer(e);
 	}
 	if (xo.path) {
 		xo.linktype = source_pcap_linktype(capture);
@@ -290,24 +322,40 @@ int cmd_read(int argc, char **argv)
 		 * still written */
 		x = export_new(&xo, ks, errbuf, sizeof(errbuf));	/* logs */
 	}
-	err = source_pcap_run(capture, csum, e, x, &ss, errbuf, sizeof(errbuf));
+	err = source_pcap_run(capture, csum, &to, x, &ss, errbuf, sizeof(errbuf));
 	if (err) {
 		log_err("%s", errbuf);
 		goto cleanup;
 	}
-	engine_flush_output(e);		/* before the summary counts */
-	ret = engine_stats(e)->write_errors ? 1 : 0;
+	if (par) {
+		const struct par_totals *pt = par_totals(par);
+
+		json_sink_flush(sink);
+		par_st = pt->st;
+		par_st.write_errors = json_sink_lost(sink);
+		tot = (struct totals){ &par_st, &pt->fs, &pt->ts, &pt->mc,
+				       pt->cov };
+		if (pt->unpinned)
+			log_info("%" PRIu64 " segments went to a worker by "
+				 "hash (connection table full)", pt->unpinned);
+	} else {
+		engine_flush_output(e);		/* before the summary counts */
+		tot = (struct totals){ engine_stats(e), engine_flow_stats(e),
+				       engine_tls_stats(e), engine_memcap(e),
+				       engine_coverage(e) };
+	}
+	ret = tot.st->write_errors ? 1 : 0;
 	if (x && export_finish(x))
 		ret = 1;
 	if (xo.path && !x)
 		ret = 1;
 	if (!quiet) {
-		print_summary(capture, csum, &ss, e, ks);
+		print_summary(capture, csum, &ss, &tot, ks);
 		if (x)
 			export_print(x, stderr);
 	}
 	if (cov_path) {
-		err = coverage_write_file(engine_coverage(e), cov_path);
+		err = coverage_write_file(tot.cov, cov_path);
 		if (err) {
 			log_err("cannot write coverage %s: %s", cov_path,
 				strerror(-err));
@@ -316,6 +364,7 @@ int cmd_read(int argc, char **argv)
 	}
 cleanup:
 	export_free(x);
+	par_free(par);		/* unfinished (unusable capture): ends the threads */
 	engine_free(e);
 	if (sink && json_sink_close(sink) && ret == 0) {
 		log_err("writing %s failed", out ? out : "stdout");

@@ -43,4 +43,12 @@ struct seg {
 	uint32_t wire_len;	/* payload bytes on the wire (>= len if snapped) */
 };
 
+/* Where a source's segments go: an engine (engine_consumer()) or the
+ * dispatcher of `tapir read --threads` (par.h). */
+struct seg_consumer {
+	int (*push)(void *ctx, const struct seg *s);
+	void (*finish)(void *ctx, uint64_t now_ns);	/* end of input */
+	void *ctx;
+};
+
 #endif

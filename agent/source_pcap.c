@@ -1,4 +1,4 @@
-/* source_pcap.c - offline source: libpcap -> decode -> engine (see
+/* source_pcap.c - offline source: libpcap -> decode -> consumer (see
  * source_pcap.h).  Packets are handed on in file order; the read-ahead
  * used for the checksum decision keeps that order. */
 #include "source_pcap.h"
@@ -31,10 +31,10 @@ static uint64_t hdr_ts_ns(const struct pcap_pkthdr *h, bool nano)
 	       (uint64_t)h->ts.tv_usec * (nano ? 1ULL : 1000ULL);
 }
 
-/* Decode one frame and hand it to the engine per the checksum policy. */
+/* Decode one frame and hand it on per the checksum policy. */
 static void handle(int dlt, const uint8_t *pkt, uint32_t caplen, uint32_t len,
-		   uint64_t ts, struct engine *e, struct exporter *x,
-		   struct source_stats *st)
+		   uint64_t ts, const struct seg_consumer *to,
+		   struct exporter *x, struct source_stats *st)
 {
 	struct seg s;
 	int r = decode_packet(dlt, pkt, caplen,
@@ -61,7 +61,7 @@ static void handle(int dlt, const uint8_t *pkt, uint32_t caplen, uint32_t len,
 		return;
 	}
 	s.ts_ns = ts;
-	engine_push(e, &s);
+	to->push(to->ctx, &s);
 }
 
 static void count_ts(struct source_stats *st, uint64_t ts)
@@ -129,8 +129,8 @@ static bool is_regular(FILE *fp)
 	return !fstat(fileno(fp), &sb) && S_ISREG(sb.st_mode);
 }
 
-int source_pcap_run(const char *path, enum csum_mode csum, struct engine *e,
-		    struct exporter *x, struct source_stats *st, char *err,
+int source_pcap_run(const char *path, enum csum_mode csum,
+		    const struct seg_consumer *to, struct exporter *x, struct source_stats *st, char *err,
 		    size_t errlen)
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
@@ -223,13 +223,13 @@ int source_pcap_run(const char *path, enum csum_mode csum, struct engine *e,
 			st->csum_validation = probe_bad * 10 <= probe_ok + probe_bad;
 			for (size_t i = 0; i < nheld; i++) {
 				handle(dlt, held[i].data, held[i].caplen,
-				       held[i].len, held[i].ts_ns, e, x, st);
+				       held[i].len, held[i].ts_ns, to, x, st);
 				free(held[i].data);
 			}
 			nheld = 0;
 			continue;
 		}
-		handle(dlt, pkt, h->caplen, h->len, ts, e, x, st);
+		handle(dlt, pkt, h->caplen, h->len, ts, to, x, st);
 	}
 	if (r == PCAP_ERROR) {
 		/* libpcap says "truncated dump file" and the like: what was
@@ -243,13 +243,13 @@ int source_pcap_run(const char *path, enum csum_mode csum, struct engine *e,
 		for (size_t i = 0; i < nheld; i++) {
 			if (!ret)
 				handle(dlt, held[i].data, held[i].caplen,
-				       held[i].len, held[i].ts_ns, e, x, st);
+				       held[i].len, held[i].ts_ns, to, x, st);
 			free(held[i].data);
 		}
 	}
 	free(held);
 	if (!ret)
-		engine_finish(e, st->last_ts_ns);
+		to->finish(to->ctx, st->last_ts_ns);
 	pcap_close(p);	/* closes fp */
 	free(fbuf);
 	return ret;

@@ -2,7 +2,7 @@
  *
  * Owns: the pcap handle and a bounded read-ahead buffer used once, at the
  * start, to decide whether TCP checksums can be trusted.  Does not own the
- * engine it feeds.
+ * consumer it feeds.
  *
  * Checksums (as Suricata's checksum-validation: auto): the first
  * CSUM_PROBE_PKTS TCP segments whose checksum is verifiable are read ahead;
@@ -34,12 +34,12 @@ struct source_stats {
 	uint64_t first_ts_ns, last_ts_ns;
 };
 
-/* Read path into e, and each frame as it is into x (NULL: no export; the
+/* Read path into to, and each frame as it is into x (NULL: no export; the
  * caller sets x's linktype from source_pcap_linktype()).  Returns 0 (also for a truncated file: a warning, and
  * st->file_truncated), or -errno with a one-line message in err when the
  * input is unusable (cannot open, not a capture, unsupported link type). */
-int source_pcap_run(const char *path, enum csum_mode csum, struct engine *e,
-		    struct exporter *x, struct source_stats *st, char *err,
+int source_pcap_run(const char *path, enum csum_mode csum,
+		    const struct seg_consumer *to, struct exporter *x, struct source_stats *st, char *err,
 		    size_t errlen);
 /* The link type of a capture file (DLT_*), or -errno / -EINVAL. */
 int source_pcap_linktype(const char *path);

@@ -49,6 +49,9 @@ struct tls_cipher {
 	uint8_t iv[12];		/* GCM 1.2: 4 salt bytes; else 12 */
 	uint64_t seq;
 	bool tls13, etm, keyed;
+	bool gcm_inv;		/* AES-GCM: the IV's first 4 bytes are in ctx,
+				 * a record sets only the other 8 (fewer
+				 * OpenSSL calls per record: tls_crypto.c) */
 };
 
 /* Release contexts and wipe; the struct may be reused afterwards. */

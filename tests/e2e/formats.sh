@@ -198,6 +198,45 @@ else
 	t_fail formats/output-file-0600 "mode $(stat -c %a "$D/out.json" 2>/dev/null)"
 fi
 
+# --threads N (agent/par.c): the same records as one thread, in an order
+# that depends only on the input and N; every other behaviour as above.
+sorted_same() {	# NAME A B: the same lines, order aside
+	if cmp -s <(sort "$2") <(sort "$3"); then
+		t_pass "formats/$1"
+	else
+		t_fail "formats/$1" "records differ: $(diff <(sort "$2") <(sort "$3") | head -4 | cut -c1-200)"
+	fi
+}
+for j in 2 3; do
+	run "j$j" "$CAP" -j$j && run "j$j-again" "$CAP" --threads $j ||
+		t_fail "formats/threads-$j" "tapir exit: $(head -2 "$D/j$j.err")"
+	sorted_same "threads-$j-same-records" "$D/ref.json" "$D/j$j.json"
+	cmp -s "$D/j$j.json" "$D/j$j-again.json" && t_pass "formats/threads-$j-deterministic" ||
+		t_fail "formats/threads-$j-deterministic" "two runs of -j$j differ"
+	# the summary's counts are the sums of the workers' (memory aside)
+	if diff <(sed 's/, memory peak.*//' "$D/ref.err") <(sed 's/, memory peak.*//' "$D/j$j.err") >"$D/j$j.sumdiff"; then
+		t_pass "formats/threads-$j-summary"
+	else
+		t_fail "formats/threads-$j-summary" "$(head -4 "$D/j$j.sumdiff")"
+	fi
+done
+run j2-pcapng "$D/cap.pcapng" -j2 && sorted_same threads-pcapng "$D/ref.json" "$D/j2-pcapng.json"
+timeout 120 "$TAPIR" read -j2 --hash-bodies --keylog "$KEYS" - <"$CAP" >"$D/j2-stdin.json" 2>/dev/null &&
+	sorted_same threads-stdin "$D/ref.json" "$D/j2-stdin.json"
+run trunc "$D/trunc.pcap" && run j2-trunc "$D/trunc.pcap" -j2 && grep -q truncated "$D/j2-trunc.err" &&
+	sorted_same threads-truncated-file "$D/trunc.json" "$D/j2-trunc.json"
+run from "$D/from.pcap" && run j2-from "$D/from.pcap" -j2 &&
+	sorted_same threads-midstream "$D/from.json" "$D/j2-from.json"
+expect_exit threads-zero 2 'invalid value for --threads' -- "$TAPIR" read --threads 0 "$CAP"
+expect_exit threads-too-many 2 'invalid value for --threads' -- "$TAPIR" read -j 17 "$CAP"
+expect_exit threads-not-a-number 2 'invalid value for --threads' -- "$TAPIR" read -j two "$CAP"
+expect_exit threads-not-a-capture 1 'error: ' -- timeout 60 "$TAPIR" read -j2 "$D/garbage.bin"
+expect_exit threads-missing-file 1 'No such file' -- timeout 60 "$TAPIR" read -j2 "$D/nope.pcap"
+# a failed write: every record counted as lost, as with one thread
+n_ref=$(wc -l <"$D/ref.json")
+expect_exit threads-output-full 1 "$n_ref records could not be written" -- \
+	timeout 60 "$TAPIR" read -j2 --keylog "$KEYS" -o /dev/full "$CAP"
+
 # --memcap is enforced: a tiny cap on the capture keeps the peak under it
 if "$TAPIR" read --memcap 1M --keylog "$KEYS" "$CAP" >"$D/memcap.json" 2>"$D/memcap.err" &&
 	$PY - "$D/memcap.err" <<'PY'
@@ -211,5 +250,19 @@ then
 	t_pass formats/memcap-respected
 else
 	t_fail formats/memcap-respected "$(grep -h 'memory' "$D/memcap.err")"
+fi
+# ... and with --threads: each worker gets its share, the sum stays under it
+if "$TAPIR" read -j2 --memcap 1M --keylog "$KEYS" "$CAP" >"$D/memcap-j2.json" 2>"$D/memcap-j2.err" &&
+	$PY - "$D/memcap-j2.err" <<'PY'
+import re, sys
+m = re.search(r"memory peak ([0-9.]+) (KiB|MiB) of ([0-9.]+) MiB", open(sys.argv[1]).read())
+assert m and float(m.group(3)) == 1.0, m and m.groups()
+peak = float(m.group(1)) * (1024 if m.group(2) == "KiB" else 1 << 20)
+assert 0 < peak <= 1 << 20, peak
+PY
+then
+	t_pass formats/threads-memcap-respected
+else
+	t_fail formats/threads-memcap-respected "$(grep -h 'memory' "$D/memcap-j2.err")"
 fi
 t_done

@@ -15,6 +15,7 @@
 #   3. tapir read --hash-bodies --keylog KEYS CAP exits 0
 #   4. tapir == ground truth, every field, no errors on complete exchanges
 #   5. tapir == tshark on (method, path, status)
+#   6. tapir read --threads 2: the same records (order aside) and counts
 # Per-case knobs (set as VAR=... t_case ...):
 #   T_NO_TSHARK=why      tshark is known to misread the case: skip 2 and 5
 #   T_TSHARK_REQ=why     tshark is known to misread the responses (pipelines):
@@ -279,6 +280,23 @@ t_check_tapir() {
 			t__indent <"$T_CASE_DIR/tls.diff"
 			return
 		fi
+	fi
+	# 6. the same capture with two worker threads (`--threads 2`, par.c):
+	# the same records in another order, the same summary counts
+	local o2=$T_CASE_DIR/tapir-j2.jsonl
+	if ! timeout 300 "$TAPIR" read -j2 --hash-bodies --keylog "$KEYS" "$CAP" >"$o2" 2>"$o2.err"; then
+		t_fail "$name" "tapir read -j2 exit $?: $(tail -3 "$o2.err" | tr '\n' ' ')"
+		return
+	fi
+	if ! cmp -s <(sort "$out") <(sort "$o2"); then
+		t_fail "$name" "tapir read -j2 differs from one thread"
+		diff <(sort "$out") <(sort "$o2") | head -4 | cut -c1-300 | t__indent
+		return
+	fi
+	if ! diff <(sed 's/, memory peak.*//' "$out.err") <(sed 's/, memory peak.*//' "$o2.err") >"$T_CASE_DIR/j2.sumdiff"; then
+		t_fail "$name" "tapir read -j2's summary differs from one thread's"
+		t__indent <"$T_CASE_DIR/j2.sumdiff"
+		return
 	fi
 	t_pass "$name"
 }

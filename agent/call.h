@@ -29,6 +29,7 @@ struct hdr {
  * MSG_STR_INLINE bytes inside the message itself (a typical request's or
  * response's fields: no allocation), the rest in chunks. */
 #define MSG_STR_INLINE 256
+#define MSG_HDR_INLINE 8
 struct str_chunk;
 
 struct http_msg {
@@ -50,6 +51,9 @@ struct http_msg {
 	struct str_chunk *chunks;
 	size_t str_used;
 	char str_inl[MSG_STR_INLINE];
+	/* the first MSG_HDR_INLINE header fields: hdrs points here until
+	 * there are more (not cleared by http_msg_reset: unused until set) */
+	struct hdr hdr_inl[MSG_HDR_INLINE];
 };
 
 struct call_flow {
@@ -104,6 +108,9 @@ struct call {
 /* Allocate an empty call; bodies initialised with opts. Never NULL. */
 struct call *call_new(const struct body_opts *opts);
 void call_free(struct call *c);	/* accepts NULL */
+/* Free the calling thread's cache of freed calls (call.c); a worker
+ * thread calls it before it ends. */
+void call_thread_cleanup(void);
 
 /* Forget everything m holds and make it empty again (bodies re-initialised
  * with opts).  Used when an interim message is replaced (h2c: the 101). */

@@ -197,19 +197,78 @@ static inline bool byte_plain(uint8_t c)
 	return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
 }
 
-/* Plain bytes are copied straight into room reserved up front (n + 2: a
- * record's strings are mostly short and plain); each byte that needs
- * more reserves room for its escape and the rest. */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define JSON_SSE2 1
+/* Bit i set when byte i of the 16 at p needs escaping: a signed compare
+ * below 0x20 catches both the control bytes and those >= 0x80. */
+static inline unsigned esc_mask16(const uint8_t *p)
+{
+	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+	__m128i m = _mm_or_si128(
+		_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+		_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+			     _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+
+	return (unsigned)_mm_movemask_epi8(m);
+}
+#endif
+
+/* Plain bytes are copied straight into room reserved up front (n + 2 +
+ * 16: a record's strings are mostly short and plain, and whole vectors
+ * are stored); each byte that needs more reserves room for its escape
+ * and the rest.  Header names and values are mostly under 16 bytes: one
+ * vector each. */
 void jbuf_str(struct jbuf *b, const uint8_t *p, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t i = 0, k;
 	char *o;
 
-	jb_reserve(b, n + 2);
+	jb_reserve(b, n + 2 + 16);
 	o = b->p + b->len;
 	*o++ = '"';
+#ifdef TAPIR_OVERREAD
+	if (OVERREAD_OK(p, n)) {	/* util.h */
+		unsigned m = esc_mask16(p) & ((1u << n) - 1);
+
+		memcpy(o, p, 16);
+		if (!m) {
+			o[n] = '"';
+			b->len = (size_t)(o + n + 1 - b->p);
+			return;
+		}
+		k = (unsigned)__builtin_ctz(m);
+		o += k;
+		i = k;
+		goto escape;
+	}
+#endif
 	for (;;) {
+#ifdef JSON_SSE2
+		while (i + 16 <= n) {
+			unsigned m = esc_mask16(p + i);
+
+			memcpy(o, p + i, 16);
+			if (m) {
+				k = (unsigned)__builtin_ctz(m);
+				o += k;
+				i += k;
+				goto escape;
+			}
+			o += 16;
+			i += 16;
+		}
+		/* the rest of a string of 16 bytes or more in one vector,
+		 * ending at n and overlapping bytes already copied: only if
+		 * all 16 are plain, so the overlap was copied as it is */
+		if (i < n && n >= 16 && !esc_mask16(p + n - 16)) {
+			memcpy(o + (n - i) - 16, p + n - 16, 16);
+			o += n - i;
+			i = n;
+			break;
+		}
+#endif
 		while (i + 8 <= n && !word_needs_escape(p + i)) {
 			memcpy(o, p + i, 8);
 			o += 8;
@@ -228,8 +287,11 @@ void jbuf_str(struct jbuf *b, const uint8_t *p, size_t n)
 			*o++ = (char)p[i++];
 		if (i == n)
 			break;
+#ifdef JSON_SSE2
+escape:
+#endif
 		b->len = (size_t)(o - b->p);
-		jb_reserve(b, 6 + (n - i) + 1);
+		jb_reserve(b, 6 + (n - i) + 1 + 16);
 		o = b->p + b->len;
 		uint8_t c = p[i];
 		switch (c) {
@@ -261,6 +323,21 @@ void jbuf_str(struct jbuf *b, const uint8_t *p, size_t n)
 static void jb_cstr(struct jbuf *b, const char *s)
 {
 	jbuf_str(b, (const uint8_t *)s, strlen(s));
+}
+
+/* A string tapir formatted itself from its own tables and numbers
+ * ("10.0.0.1:443", "TLSv1.3", a cipher suite's name or "0x1301", "2"):
+ * nothing in it needs escaping, so it is copied between quotes.  Never
+ * for bytes from the wire (SNI, ALPN, headers, interface names). */
+static void jb_safe(struct jbuf *b, const char *s)
+{
+	size_t n = strlen(s);
+
+	jb_reserve(b, n + 2);
+	b->p[b->len] = '"';
+	memcpy(b->p + b->len + 1, s, n);
+	b->p[b->len + 1 + n] = '"';
+	b->len += n + 2;
 }
 
 static const char b64_chars[] =
@@ -459,9 +536,9 @@ static void format_call(struct jbuf *b, const struct call *c)
 	jb_puts(b, "\",\"duration_us\":");
 	jb_u64(b, t1 > t0 ? (t1 - t0) / 1000 : 0);
 	jb_puts(b, ",\"flow\":{\"src\":");
-	jb_cstr(b, c->flow.src);
+	jb_safe(b, c->flow.src);
 	jb_puts(b, ",\"dst\":");
-	jb_cstr(b, c->flow.dst);
+	jb_safe(b, c->flow.dst);
 	if (c->flow.iface[0]) {
 		jb_puts(b, ",\"iface\":");
 		jb_cstr(b, c->flow.iface);
@@ -473,9 +550,9 @@ static void format_call(struct jbuf *b, const struct call *c)
 	jb_puts(b, "}");
 	if (c->tls.present) {
 		jb_puts(b, ",\"tls\":{\"version\":");
-		jb_cstr(b, c->tls.version);
+		jb_safe(b, c->tls.version);
 		jb_puts(b, ",\"cipher\":");
-		jb_cstr(b, c->tls.cipher);
+		jb_safe(b, c->tls.cipher);
 		jb_puts(b, ",\"sni\":");
 		jb_cstr(b, c->tls.sni);
 		jb_puts(b, ",\"alpn\":");
@@ -490,7 +567,7 @@ static void format_call(struct jbuf *b, const struct call *c)
 	}
 	if (c->http_version) {
 		jb_puts(b, ",\"http_version\":");
-		jb_cstr(b, c->http_version);
+		jb_safe(b, c->http_version);
 	}
 	if (c->stream_id) {
 		jb_puts(b, ",\"stream_id\":");

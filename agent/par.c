@@ -247,7 +247,7 @@ static void *worker_main(void *arg)
 		give_free(w, b);
 		if (last) {
 			/* the totals, then the engine goes in this thread
-			 * (its allocator's free lists are per thread) */
+			 * (its allocators' free lists are per thread) */
 			w->st = *engine_stats(w->e);
 			w->fs = *engine_flow_stats(w->e);
 			w->ts = *engine_tls_stats(w->e);
@@ -258,6 +258,7 @@ static void *worker_main(void *arg)
 			w->e = NULL;
 			json_sink_flush(w->sink);
 			h2_thread_cleanup();
+			call_thread_cleanup();
 		}
 		end_epoch(w, last);
 	} while (!last);

@@ -700,42 +700,6 @@ static bool name_is(const uint8_t *n, size_t nl, const char *lit)
 	return nl == l && !memcmp(n, lit, l);
 }
 
-#ifdef __SSE2__
-#include <emmintrin.h>
-/* Bit i set when byte i of the 16 at p is NUL, CR or LF. */
-static inline unsigned nul_cr_lf_mask16(const uint8_t *p)
-{
-	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-
-	return (unsigned)_mm_movemask_epi8(_mm_or_si128(
-		_mm_cmpeq_epi8(v, _mm_setzero_si128()),
-		_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\r')),
-			     _mm_cmpeq_epi8(v, _mm_set1_epi8('\n')))));
-}
-#endif
-
-/* One pass instead of three memchr calls: 16 bytes at a time, and a
- * short value (most are) in one vector (util.h, TAPIR_OVERREAD). */
-static inline bool has_nul_cr_lf(const uint8_t *v, size_t n)
-{
-	size_t i = 0;
-
-#ifdef TAPIR_OVERREAD
-	if (OVERREAD_OK(v, n))
-		return nul_cr_lf_mask16(v) & ((1u << n) - 1);
-#endif
-#ifdef __SSE2__
-	for (; i + 16 <= n; i += 16)
-		if (nul_cr_lf_mask16(v + i))
-			return true;
-	if (i < n && n >= 16)
-		return nul_cr_lf_mask16(v + n - 16);
-#endif
-	for (; i < n; i++)
-		if (v[i] <= '\r' && (v[i] == 0 || v[i] == '\r' || v[i] == '\n'))
-			return true;
-	return false;
-}
 
 static void on_field(struct hctx *x, const uint8_t *n, size_t nl,
 		     const uint8_t *v, size_t vl)
@@ -748,7 +712,7 @@ static void on_field(struct hctx *x, const uint8_t *n, size_t nl,
 	c = x->s->c;
 	/* the record's strings end at a NUL: such a field is left out, and
 	 * said so, rather than cut */
-	if (has_nul_cr_lf(v, vl) || memchr(n, 0, nl)) {
+	if (mem_has_nul_cr_lf(v, vl) || memchr(n, 0, nl)) {
 		call_error(c, "NUL, CR or LF in header field %.*s (field not recorded)",
 			   (int)strnlen((const char *)n, MIN(nl, 32)), n);
 		return;

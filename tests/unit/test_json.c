@@ -136,6 +136,39 @@ TT_TEST(escape_random)
 	TT_EQ_INT(bad, 0);
 }
 
+/* The short-string path reads a whole vector (util.h TAPIR_OVERREAD):
+ * bytes past the end that need escaping must not count, at the start of
+ * a page (vector read allowed) and at its end (not allowed). */
+TT_TEST(escape_short_overread_masked)
+{
+	uint8_t *pg = aligned_alloc(4096, 8192);
+	int bad = 0;
+
+	TT_REQUIRE(pg);
+	for (size_t n = 0; n <= 20; n++) {
+		size_t offs[2] = { 0, 4096 - n };
+
+		for (int k = 0; k < 2; k++) {
+			uint8_t *in = pg + offs[k];
+			struct jbuf got = { 0 }, want = { 0 };
+
+			memset(pg, '"', 8192);
+			for (size_t i = 0; i < n; i++)
+				in[i] = (uint8_t)('a' + i % 26);
+			if (n > 3)
+				in[n - 2] = '\\';	/* one escape near the end */
+			jbuf_str(&got, in, n);
+			ref_str(&want, in, n);
+			if (got.len != want.len || memcmp(got.p, want.p, got.len))
+				bad++;
+			free(got.p);
+			free(want.p);
+		}
+	}
+	free(pg);
+	TT_EQ_INT(bad, 0);
+}
+
 static char *write_one(const struct call *c)
 {
 	char path[] = "/tmp/tapir-json-XXXXXX";

@@ -81,6 +81,40 @@ TT_TEST(format_endpoint_and_time)
 	TT_EQ_STR(b, "1970-01-01T00:00:00.000000Z");
 }
 
+/* mem_has_nul_cr_lf (the header-field check of HTTP/2): every length to
+ * 40, each of NUL, CR, LF at every position, near misses never; input
+ * ending at a guard page (byte-wise path) and at a page start followed by
+ * CR bytes (the one-vector path must mask them off). */
+TT_TEST(nul_cr_lf_every_position)
+{
+	static const uint8_t hit[] = { 0, '\r', '\n' };
+	static const uint8_t miss[] = { 0x01, 0x0b, 0x0c, 0x0e, 0x8a, 0x8d, 0xff, ' ' };
+	uint8_t *pg = aligned_alloc(4096, 8192), buf[40];
+	int bad = 0;
+
+	TT_REQUIRE(pg);
+	for (size_t n = 0; n <= 40; n++) {
+		for (size_t pos = 0; pos <= n; pos++) {
+			for (size_t h = 0; h < sizeof(hit) + 1; h++) {
+				bool want = h < sizeof(hit) && pos < n;
+
+				for (size_t i = 0; i < n; i++)
+					buf[i] = miss[(i + pos) % sizeof(miss)];
+				if (want)
+					buf[pos] = hit[h];
+				void *g = tt_guard(buf, n);
+				bad += mem_has_nul_cr_lf(g, n) != want;
+				tt_guard_free(g);
+				memset(pg, '\r', 8192);
+				memcpy(pg, buf, n);
+				bad += mem_has_nul_cr_lf(pg, n) != want;
+			}
+		}
+	}
+	free(pg);
+	TT_EQ_INT(bad, 0);
+}
+
 TT_TEST(secure_wipe_zeroes)
 {
 	uint8_t k[32];

@@ -200,7 +200,7 @@ static void add_hdr(struct http_msg *m, struct hdr **arr, size_t *n,
 			*arr = inl;
 			*cap = MSG_HDR_INLINE;
 		} else {
-			if (*arr == inl) {
+			if (inl && *arr == inl) {
 				p = malloc(ncap * sizeof(**arr));
 				if (p)
 					memcpy(p, inl, *n * sizeof(**arr));

@@ -44,6 +44,7 @@
 #define BATCH_DATA (512u << 10)
 #define BATCHES 3
 #define OUT_CHUNKS 16
+#define CHUNK_MIN (288u << 10)	/* > the sink's CB_FLUSH_AT + a record */
 #define PIN_SLOTS (1u << 16)
 #define PIN_PROBES 64
 #define NS 1000000000ULL
@@ -61,9 +62,15 @@ struct batch {
 struct chunk {
 	struct chunk *next;
 	bool end, last;		/* end of an epoch; of the input */
-	size_t len;
+	size_t len, cap;
 	char data[];
 };
+
+/* Chunks the writer is done with go back to their worker (at most
+ * POOL_CHUNKS kept): a fresh 256 KiB buffer per hand-over meant an mmap,
+ * its page faults and a munmap each time, which in a VM cost more than
+ * the copying. */
+#define POOL_CHUNKS (OUT_CHUNKS + 2)
 
 struct worker {
 	struct par *p;
@@ -77,6 +84,8 @@ struct worker {
 	struct batch *free, *work, **work_tail;
 	struct chunk *out, **out_tail;
 	unsigned nout;
+	struct chunk *pool;		/* empty chunks for reuse */
+	unsigned npool;
 	/* filled by the worker when it ends, before its engine is freed */
 	struct engine_stats st;
 	struct flow_stats fs;
@@ -180,6 +189,44 @@ static void put_chunk(struct worker *w, struct chunk *c)
 	pthread_mutex_unlock(&w->mu);
 }
 
+/* An empty chunk of at least len bytes, from w's pool if it has one. */
+static struct chunk *new_chunk(struct worker *w, size_t len)
+{
+	struct chunk *c;
+
+	pthread_mutex_lock(&w->mu);
+	c = w->pool;
+	if (c && c->cap >= len) {
+		w->pool = c->next;
+		w->npool--;
+	} else {
+		c = NULL;
+	}
+	pthread_mutex_unlock(&w->mu);
+	if (!c) {
+		size_t cap = len > CHUNK_MIN ? len : CHUNK_MIN;
+
+		c = xmalloc(sizeof(*c) + cap);
+		c->cap = cap;
+	}
+	c->end = c->last = false;
+	c->len = 0;
+	return c;
+}
+
+static void drop_chunk(struct worker *w, struct chunk *c)
+{
+	pthread_mutex_lock(&w->mu);
+	if (w->npool < POOL_CHUNKS && c->cap >= CHUNK_MIN) {
+		c->next = w->pool;
+		w->pool = c;
+		w->npool++;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&w->mu);
+	free(c);
+}
+
 static struct chunk *take_chunk(struct worker *w)
 {
 	struct chunk *c;
@@ -202,9 +249,8 @@ static struct chunk *take_chunk(struct worker *w)
 /* The worker's sink: records formatted by its engine, as one chunk. */
 static void emit(void *ctx, const char *p, size_t len)
 {
-	struct chunk *c = xmalloc(sizeof(*c) + len);
+	struct chunk *c = new_chunk(ctx, len);
 
-	c->end = c->last = false;
 	c->len = len;
 	memcpy(c->data, p, len);
 	put_chunk(ctx, c);
@@ -212,11 +258,10 @@ static void emit(void *ctx, const char *p, size_t len)
 
 static void end_epoch(struct worker *w, bool last)
 {
-	struct chunk *c = xmalloc(sizeof(*c));
+	struct chunk *c = new_chunk(w, 0);
 
 	c->end = true;
 	c->last = last;
-	c->len = 0;
 	put_chunk(w, c);
 }
 
@@ -277,11 +322,11 @@ static void *writer_main(void *arg)
 
 				if (c->end) {
 					last = c->last;
-					free(c);
+					drop_chunk(&p->w[i], c);
 					break;
 				}
 				json_sink_put(p->out, c->data, c->len);
-				free(c);
+				drop_chunk(&p->w[i], c);
 			}
 		}
 	}
@@ -584,6 +629,12 @@ void par_free(struct par *p)
 		engine_free(w->e);
 		json_sink_close(w->sink);
 		coverage_free(w->cov);
+		while (w->pool) {
+			struct chunk *c = w->pool;
+
+			w->pool = c->next;
+			free(c);
+		}
 		while (w->free) {
 			struct batch *b = w->free;
 

@@ -9,6 +9,8 @@
 #   rotate-size: `tapir read --pcapng -C 1 -W 2` of a 3+ MB export: exactly
 #     2 files, each read by tshark without a warning, each decrypted alone.
 #   rotate-time: live -G 1 over ~3 s of traffic: >= 2 files, each clean.
+#   read-existing(-threads): `tapir read --pcapng` of tcpdump's capture:
+#     tshark sees every packet; with --threads 2 the same file, byte for byte.
 #   read-sll2: read of a Linux cooked v2 capture -> pcapng with that link
 #     type, decrypted by tshark alone, read back to the same calls.
 #   unwritable: read with --pcapng in a missing directory: exit 1, a clear
@@ -129,6 +131,15 @@ re() {
 	[[ $(tshark -n -r "$X" | wc -l) -eq $(tshark -n -r "$T_CASE_DIR/a.pcapng" | wc -l) ]]
 }
 if out=$(re 2>&1); then t_pass export/read-existing; else t_fail export/read-existing "$out"; fi
+
+# the same with --threads 2: the export is written by the reading thread in
+# file order, so it is the same file byte for byte; the records the same
+rj() {
+	"$TAPIR" read -j2 --hash-bodies --pcapng "$T_CASE_DIR/c.pcapng" "$X" >"$T_CASE_DIR/c.jsonl" 2>/dev/null -k "$T_DIR/export_live-pcap/keys.log" &&
+	cmp "$T_CASE_DIR/a.pcapng" "$T_CASE_DIR/c.pcapng" &&
+	cmp <(sort "$T_CASE_DIR/a.jsonl") <(sort "$T_CASE_DIR/c.jsonl")
+}
+if out=$(rj 2>&1); then t_pass export/read-existing-threads; else t_fail export/read-existing-threads "$out"; fi
 
 # a non-Ethernet link type (Linux cooked v2): the pcapng's IDB carries it,
 # tshark decrypts the export alone, tapir reads it back to the same calls

@@ -43,9 +43,9 @@
 #define EPOCH_SEGS 2048
 #define BATCH_DATA (512u << 10)
 #define BATCHES 3
-#define OUT_CHUNKS 16
+#define OUT_CHUNKS 8
 #define CHUNK_MIN (288u << 10)	/* > the sink's CB_FLUSH_AT + a record */
-#define PIN_SLOTS (1u << 16)
+#define PIN_SLOTS (1u << 14)
 #define PIN_PROBES 64
 #define NS 1000000000ULL
 
@@ -194,6 +194,11 @@ static struct chunk *new_chunk(struct worker *w, size_t len)
 {
 	struct chunk *c;
 
+	if (!len) {		/* an epoch's end marker: no buffer */
+		c = xmalloc(sizeof(*c));
+		c->cap = 0;
+		goto init;
+	}
 	pthread_mutex_lock(&w->mu);
 	c = w->pool;
 	if (c && c->cap >= len) {
@@ -209,6 +214,7 @@ static struct chunk *new_chunk(struct worker *w, size_t len)
 		c = xmalloc(sizeof(*c) + cap);
 		c->cap = cap;
 	}
+init:
 	c->end = c->last = false;
 	c->len = 0;
 	return c;

@@ -10,6 +10,12 @@
  * are the same but their order differs: records of different connections
  * completed close together may come out the other way round.
  *
+ * Memory outside the memcap (which the workers share out): the connection
+ * table (16,384 entries, ~0.9 MiB) and per worker up to 3 input batches
+ * (~0.7 MiB each), 10 record chunks (288 KiB each) and its sink's buffer
+ * (up to ~0.5 MiB), so at most ~1 MiB + N x 6 MiB (tests/e2e/attacks.sh
+ * holds -j2 to it under attack).
+ *
  * Owns: the workers (engine, JSON formatting sink, threads), the batches
  * and record chunks between the threads, the connection-to-worker table.
  * Borrows: the key store (read-only while workers run) and the output sink.

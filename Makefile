@@ -158,6 +158,11 @@ test-asan:
 asan-tapir:
 	+$(Q)$(ASAN_MAKE) build-asan/tapir
 
+# build-tsan/tapir: the agent under ThreadSanitizer (tests/e2e/faults.sh
+# runs `tapir read --threads 3` with it)
+tsan-tapir:
+	+$(Q)$(MAKE) --no-print-directory BUILD=build-tsan CC=clang OPT="-O1 -g -fsanitize=thread" LDFLAGS="-fsanitize=thread" build-tsan/tapir
+
 tools: $(TOOL_BINS)
 
 unit: $(UNIT_BINS) $(BPF_TEST_BINS)

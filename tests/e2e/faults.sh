@@ -10,7 +10,10 @@
 #   - every other call says so in errors and invents nothing
 #     (tests/lib/faultcheck.py); wrong == 0;
 #   - reorder (segments moved 1-8 frames later) and dup lose nothing:
-#     at most 5% of calls flagged, none missing.
+#     at most 5% of calls flagged, none missing;
+#   - --threads 2 gives the same records (order aside), no sanitizer
+#     report; for seed 1 also --threads 3 under ThreadSanitizer
+#     (build-tsan/tapir, when clang builds it).
 # Prints the table damage kind x (complete / flagged / wrong / missing).
 # flip runs with --checksum on (see below).
 # FAULT_SEEDS (default "1 2 3") and FAULT_PCT (default 5) tune the runs; one
@@ -35,6 +38,15 @@ if [[ -z $TAPIR ]]; then
 fi
 export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
 echo "tapir: $TAPIR"
+# the workers of --threads under ThreadSanitizer (one seed of each kind)
+TSAN_TAPIR=
+if command -v clang >/dev/null && make -s tsan-tapir >"$D/tsan-build.log" 2>&1; then
+	TSAN_TAPIR=build-tsan/tapir
+	echo "tsan: $TSAN_TAPIR"
+else
+	echo "tsan: not built ($(tail -n 1 "$D/tsan-build.log" 2>/dev/null)): --threads checked without it"
+fi
+export TSAN_OPTIONS=halt_on_error=1
 
 if ! tests/lib/labcap.sh "$D/lab" mixed >"$D/labcap.log" 2>&1; then
 	fail faults/capture "$(tail -3 "$D/labcap.log")"
@@ -42,11 +54,12 @@ if ! tests/lib/labcap.sh "$D/lab" mixed >"$D/labcap.log" 2>&1; then
 fi
 CAP=$D/lab/cap.pcap KEYS=$D/lab/keys.log GT=$D/lab/gt.jsonl
 
-# run OUT CAP [options]: tapir read; fails on exit != 0 or a sanitizer report
+# run OUT CAP [options]: tapir read (RUN_BIN: another build); fails on
+# exit != 0 or a sanitizer report
 run() {
 	local out=$1 cap=$2
 	shift 2
-	timeout 600 "$TAPIR" read -q --hash-bodies --keylog "$KEYS" "$@" "$cap" >"$out" 2>"$out.err"
+	timeout 600 "${RUN_BIN:-$TAPIR}" read -q --hash-bodies --keylog "$KEYS" "$@" "$cap" >"$out" 2>"$out.err"
 	set -- "$out"
 	local rc=$?
 	if [[ $rc -ne 0 ]]; then echo "exit $rc: $(tail -n 3 "$1.err" | tr '\n' ' ')"; return 1; fi
@@ -83,6 +96,20 @@ for kind in ${FAULT_KINDS:-drop reorder dup cut flip trunc}; do
 		if ! why=$(run "$out.json" "$out.pcap" "${opts[@]}"); then
 			bad+=" seed $seed: $why"
 			continue
+		fi
+		# --threads 2 (and 3 under TSan for the first seed): the same
+		# records as one thread, no sanitizer report
+		if ! why=$(run "$out.j2.json" "$out.pcap" -j2 "${opts[@]}"); then
+			bad+=" seed $seed -j2: $why"
+		elif ! cmp -s <(sort "$out.json") <(sort "$out.j2.json"); then
+			bad+=" seed $seed: -j2 records differ from one thread's"
+		fi
+		if [[ -n $TSAN_TAPIR && $seed == 1 ]]; then
+			if ! why=$(RUN_BIN=$TSAN_TAPIR run "$out.j3.json" "$out.pcap" -j3 "${opts[@]}"); then
+				bad+=" seed $seed -j3 (tsan): $why"
+			elif ! cmp -s <(sort "$out.json") <(sort "$out.j3.json"); then
+				bad+=" seed $seed: -j3 records differ from one thread's"
+			fi
 		fi
 		res=$($PY tests/lib/faultcheck.py "$out.json" "$D/ref.json" "$GT" 2>"$out.wrong")
 		[[ -s $out.wrong ]] && bad+=" seed $seed ($what): $(head -n 3 "$out.wrong" | tr '\n' ' ')"

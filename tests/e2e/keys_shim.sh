@@ -9,7 +9,8 @@
 #                  mid-test: the shim reconnects)
 #   python         a Python `ssl` server (libssl dlopen()ed with _ssl)
 #   curl           the shim in the client instead: curl under LD_PRELOAD
-#   coverage       tapir read --coverage on the nginx_file capture, with the
+#   coverage       tapir read --coverage (and with --threads 2: the same
+#                  file) on the nginx_file capture, with the
 #                  shim's keys and without: which endpoint needs key export
 #   no_openssl     programs without OpenSSL under the shim are unaffected
 # Each traffic case is checked like every e2e case: tapir read with the
@@ -160,6 +161,12 @@ coverage() {
 		{ echo "without keys: $(cat "$D/cov-none.json")"; return 1; }
 	grep -q "coverage: $LAB_SRV4:443 $LAB_HOST: 1 TLS sessions, 0 decrypted, 1 not (1 no keys) - needs key export" "$D/cov-none.err" ||
 		{ echo "summary: $(grep coverage "$D/cov-none.err")"; return 1; }
+	# --threads 2: the workers' coverage merged into the same file
+	"$TAPIR" read -q -j2 --coverage "$D/cov-keys-j2.json" --keylog "$c/keys.log" "$c/cap.pcap" >/dev/null &&
+	"$TAPIR" read -q -j2 --coverage "$D/cov-none-j2.json" --keylog "$D/empty.log" "$c/cap.pcap" >/dev/null || return 1
+	cmp <(jq -S . "$D/cov-keys.json") <(jq -S . "$D/cov-keys-j2.json") &&
+	cmp <(jq -S . "$D/cov-none.json") <(jq -S . "$D/cov-none-j2.json") ||
+		{ echo "--threads 2 coverage differs: $(cat "$D/cov-none-j2.json")"; return 1; }
 }
 if msg=$(coverage 2>&1); then
 	t_pass keys_shim/coverage

@@ -6,6 +6,9 @@
  * sees half a record (stdio's buffer would cut records at its block
  * size, and glibc ignores setvbuf's size without a caller's buffer: the
  * 78 MB of a 100,000-call capture went out in 19,000 4 KiB writes).
+ * A sink opened with json_sink_open_cb hands its whole records to a
+ * callback instead (the workers of `tapir read --threads`, par.c), and
+ * json_sink_put adds records formatted by such a sink to a real one.
  */
 #include "json.h"
 

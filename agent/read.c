@@ -126,7 +126,6 @@ static void print_summary(const char *path, enum csum_mode csum,
 
 enum { OPT_CHECKSUM = 0x100 };
 
-
 /* pcapng_scan_dsb_file() callback: every key log line of a DSB. */
 static void dsb_keys(void *ctx, const uint8_t *b, size_t n)
 {

@@ -700,7 +700,6 @@ static bool name_is(const uint8_t *n, size_t nl, const char *lit)
 	return nl == l && !memcmp(n, lit, l);
 }
 
-
 static void on_field(struct hctx *x, const uint8_t *n, size_t nl,
 		     const uint8_t *v, size_t vl)
 {

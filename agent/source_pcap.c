@@ -130,8 +130,8 @@ static bool is_regular(FILE *fp)
 }
 
 int source_pcap_run(const char *path, enum csum_mode csum,
-		    const struct seg_consumer *to, struct exporter *x, struct source_stats *st, char *err,
-		    size_t errlen)
+		    const struct seg_consumer *to, struct exporter *x,
+		    struct source_stats *st, char *err, size_t errlen)
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
 	struct pcap_pkthdr *h;

@@ -34,13 +34,15 @@ struct source_stats {
 	uint64_t first_ts_ns, last_ts_ns;
 };
 
-/* Read path into to, and each frame as it is into x (NULL: no export; the
- * caller sets x's linktype from source_pcap_linktype()).  Returns 0 (also for a truncated file: a warning, and
- * st->file_truncated), or -errno with a one-line message in err when the
- * input is unusable (cannot open, not a capture, unsupported link type). */
+/* Read path: its TCP segments into the consumer to (finished at the end
+ * of a usable file), each frame as it is into x (NULL: no export; the
+ * caller sets x's linktype from source_pcap_linktype()).  Returns 0 (also
+ * for a truncated file: a warning, and st->file_truncated), or -errno with
+ * a one-line message in err when the input is unusable (cannot open, not
+ * a capture, unsupported link type). */
 int source_pcap_run(const char *path, enum csum_mode csum,
-		    const struct seg_consumer *to, struct exporter *x, struct source_stats *st, char *err,
-		    size_t errlen);
+		    const struct seg_consumer *to, struct exporter *x,
+		    struct source_stats *st, char *err, size_t errlen);
 /* The link type of a capture file (DLT_*), or -errno / -EINVAL. */
 int source_pcap_linktype(const char *path);
 

@@ -238,31 +238,24 @@ expect_exit threads-output-full 1 "$n_ref records could not be written" -- \
 	timeout 60 "$TAPIR" read -j2 --keylog "$KEYS" -o /dev/full "$CAP"
 
 # --memcap is enforced: a tiny cap on the capture keeps the peak under it
-if "$TAPIR" read --memcap 1M --keylog "$KEYS" "$CAP" >"$D/memcap.json" 2>"$D/memcap.err" &&
-	$PY - "$D/memcap.err" <<'PY'
+# (with --threads each worker gets its share, and the sum stays under it)
+memcap_ok() {	# NAME [options]
+	local name=$1
+	shift
+	if "$TAPIR" read "$@" --memcap 1M --keylog "$KEYS" "$CAP" >"$D/$name.json" 2>"$D/$name.err" &&
+		$PY - "$D/$name.err" <<'PY'
 import re, sys
 m = re.search(r"memory peak ([0-9.]+) (KiB|MiB) of ([0-9.]+) MiB", open(sys.argv[1]).read())
 assert m and float(m.group(3)) == 1.0, m and m.groups()
 peak = float(m.group(1)) * (1024 if m.group(2) == "KiB" else 1 << 20)
 assert 0 < peak <= 1 << 20, peak
 PY
-then
-	t_pass formats/memcap-respected
-else
-	t_fail formats/memcap-respected "$(grep -h 'memory' "$D/memcap.err")"
-fi
-# ... and with --threads: each worker gets its share, the sum stays under it
-if "$TAPIR" read -j2 --memcap 1M --keylog "$KEYS" "$CAP" >"$D/memcap-j2.json" 2>"$D/memcap-j2.err" &&
-	$PY - "$D/memcap-j2.err" <<'PY'
-import re, sys
-m = re.search(r"memory peak ([0-9.]+) (KiB|MiB) of ([0-9.]+) MiB", open(sys.argv[1]).read())
-assert m and float(m.group(3)) == 1.0, m and m.groups()
-peak = float(m.group(1)) * (1024 if m.group(2) == "KiB" else 1 << 20)
-assert 0 < peak <= 1 << 20, peak
-PY
-then
-	t_pass formats/threads-memcap-respected
-else
-	t_fail formats/threads-memcap-respected "$(grep -h 'memory' "$D/memcap-j2.err")"
-fi
+	then
+		t_pass "formats/$name-respected"
+	else
+		t_fail "formats/$name-respected" "$(grep -h 'memory' "$D/$name.err")"
+	fi
+}
+memcap_ok memcap
+memcap_ok threads-memcap -j2
 t_done

@@ -106,6 +106,20 @@ static void ref_str(struct jbuf *b, const uint8_t *p, size_t n)
 	b->len = (size_t)(o - b->p);
 }
 
+/* Does jbuf_str give the reference's output for in[0..n)? */
+static bool str_matches_ref(const uint8_t *in, size_t n)
+{
+	struct jbuf got = { 0 }, want = { 0 };
+	bool ok;
+
+	jbuf_str(&got, in, n);
+	ref_str(&want, in, n);
+	ok = got.len == want.len && !memcmp(got.p, want.p, got.len);
+	free(got.p);
+	free(want.p);
+	return ok;
+}
+
 /* jbuf_str against the reference on random strings: each byte drawn
  * from the plain range or from the ones the fast path must stop at,
  * at every alignment and length up to 40. */
@@ -119,19 +133,13 @@ TT_TEST(escape_random)
 
 	for (int iter = 0; iter < 200000; iter++) {
 		size_t n = iter % 41;
-		struct jbuf got = { 0 }, want = { 0 };
 
 		for (size_t i = 0; i < n; i++) {
 			x = x * 1103515245u + 12345u;
 			in[i] = (x >> 28) < 3 ? special[(x >> 8) % sizeof(special)] :
 				(uint8_t)(0x20 + (x >> 8) % 0x5f);
 		}
-		jbuf_str(&got, in, n);
-		ref_str(&want, in, n);
-		if (got.len != want.len || memcmp(got.p, want.p, got.len))
-			bad++;
-		free(got.p);
-		free(want.p);
+		bad += !str_matches_ref(in, n);
 	}
 	TT_EQ_INT(bad, 0);
 }
@@ -150,19 +158,13 @@ TT_TEST(escape_short_overread_masked)
 
 		for (int k = 0; k < 2; k++) {
 			uint8_t *in = pg + offs[k];
-			struct jbuf got = { 0 }, want = { 0 };
 
 			memset(pg, '"', 8192);
 			for (size_t i = 0; i < n; i++)
 				in[i] = (uint8_t)('a' + i % 26);
 			if (n > 3)
 				in[n - 2] = '\\';	/* one escape near the end */
-			jbuf_str(&got, in, n);
-			ref_str(&want, in, n);
-			if (got.len != want.len || memcmp(got.p, want.p, got.len))
-				bad++;
-			free(got.p);
-			free(want.p);
+			bad += !str_matches_ref(in, n);
 		}
 	}
 	free(pg);

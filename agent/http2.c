@@ -49,13 +49,20 @@
  * the ACK).  The inflater's table is capped at H2_HPACK_TABLE_CAP.
  *
  * HPACK memo: a client repeating a request (and a server a response)
- * sends the same block bytes again once its fields are in the table.  A
- * block that leaves the table as it was (only indexed fields and literals
- * without indexing: hpack_static()) is remembered with its decoded fields
- * (H2_MEMO_CAP bytes per direction); the next block of that direction
- * with the same bytes is not run through nghttp2 but gets those fields,
- * which is exact because nothing changed the table in between: any other
- * block, and any table size change, clears the memo.
+ * often sends the same block bytes again.  A block is remembered with its
+ * decoded fields (H2_MEMO_CAP bytes per direction), and the next block of
+ * that direction with the same bytes is not run through nghttp2 but gets
+ * those fields, when that is exact (hpack_shape()):
+ *  - a block that leaves the table as it was (indexed fields, literals
+ *    without indexing) decodes the same while nothing changes the table:
+ *    any other block and any table size change clear the memo;
+ *  - a block that refers only to the static table decodes the same
+ *    whatever the table holds, even if it adds entries (literals with
+ *    incremental indexing: nginx sends its response fields so).  Its
+ *    repeats' entries are owed to the inflater: memo_sync() runs the
+ *    last repeats that can still be in the table through nghttp2 before
+ *    the next other block or table size change.
+ * A table size update is never remembered.
  *
  * Mid-connection pickup: the inflater starts empty with a large limit.
  * HPACK indexes count from the newest entry, so a block that only refers
@@ -218,7 +225,10 @@ struct h2_dir {
 	 * (u16 name length, u16 value length, name, value) */
 	uint8_t *memo;
 	uint16_t memo_blk, memo_n;
+	uint16_t memo_ins;	/* its literals with incremental indexing */
 	bool memo_ok;
+	bool memo_bad;		/* replaying its repeats failed (sticky) */
+	uint64_t memo_pending;	/* repeats not yet run through inf */
 	uint32_t hpack_limit;	/* SETTINGS_HEADER_TABLE_SIZE it runs with */
 	bool hpack_unknown;	/* midstream: inflater gave up (sticky) */
 	bool lost, ended;
@@ -499,6 +509,7 @@ static void dir_lose(struct h2_conn *h, int dir, const char *why)
 		nghttp2_hd_inflate_del(d->inf);
 		d->inf = NULL;
 		d->memo_ok = false;
+		d->memo_pending = 0;
 	}
 	for (s = h->head; s; s = next) {
 		next = s->next;
@@ -590,12 +601,15 @@ static void on_goaway(struct h2_conn *h, int dir, uint32_t last,
 
 /* -------------------------------------------------------- SETTINGS */
 
+static void memo_sync(struct h2_dir *d);
+
 static void inflater_limit(struct h2_dir *d, uint32_t v)
 {
 	d->hpack_limit = v;
 	d->memo_ok = false;	/* a smaller table may evict entries */
 	if (!d->inf)
 		return;
+	memo_sync(d);		/* the repeats were sent under the old size */
 	nghttp2_hd_inflate_change_table_size(d->inf,
 					     MIN(v, H2_HPACK_TABLE_CAP));
 }
@@ -813,33 +827,61 @@ static bool hp_skip_str(const uint8_t **p, const uint8_t *end)
 	return true;
 }
 
-/* Does decoding this (well-formed) block leave the dynamic table as it
- * was?  Yes when it holds only indexed fields and literals without
- * indexing or never indexed; no for a literal with incremental indexing,
- * a table size update, or anything that does not parse to the end. */
-static bool hpack_static(const uint8_t *p, size_t n)
+#define HPACK_STATIC_ENTRIES 61	/* RFC 7541 Appendix A */
+
+/* What a block does with the dynamic table, for the memo. */
+struct hp_shape {
+	bool dyn;		/* refers to a dynamic table entry */
+	uint32_t ins;		/* literals with incremental indexing */
+};
+
+/* An index (name or field) of a representation: 0 is a literal name,
+ * 1..61 the static table, above that the dynamic table. */
+static void hp_ref(struct hp_shape *sh, uint32_t idx)
+{
+	if (idx > HPACK_STATIC_ENTRIES)
+		sh->dyn = true;
+}
+
+/* Can a (well-formed) block be remembered, and what does it touch?
+ * False for a table size update or anything that does not parse to the
+ * end (nghttp2 then decides).  A block with dyn false decodes to the same
+ * fields whatever the table holds; one with ins 0 leaves the table as it
+ * was. */
+static bool hpack_shape(const uint8_t *p, size_t n, struct hp_shape *sh)
 {
 	const uint8_t *end = p + n;
 	uint32_t v;
 
+	sh->dyn = false;
+	sh->ins = 0;
 	while (p < end) {
 		uint8_t c = *p;
+		int prefix;
 
-		if (c & 0x80) {			/* indexed */
-			if (!hp_int(&p, end, 7, &v))
+		if (c & 0x80) {			/* indexed field */
+			if (!hp_int(&p, end, 7, &v) || v == 0)
 				return false;
-		} else if (c & 0xe0) {		/* 01: indexing, 001: size */
+			hp_ref(sh, v);
+			continue;
+		}
+		if (c & 0x40) {			/* 01: incremental indexing */
+			prefix = 6;
+			sh->ins++;
+		} else if (c & 0x20) {		/* 001: table size update */
 			return false;
 		} else {			/* 0000, 0001: no indexing */
-			if (!hp_int(&p, end, 4, &v))
-				return false;
-			if (v == 0 && !hp_skip_str(&p, end))
-				return false;
-			if (!hp_skip_str(&p, end))
-				return false;
+			prefix = 4;
 		}
+		if (!hp_int(&p, end, prefix, &v))
+			return false;
+		if (v == 0 && !hp_skip_str(&p, end))
+			return false;
+		hp_ref(sh, v);
+		if (!hp_skip_str(&p, end))
+			return false;
 	}
-	return true;
+	return (!sh->dyn || !sh->ins) && sh->ins <= UINT16_MAX;
 }
 
 /* The memo's fields into x, with the same accounting as a decode. */
@@ -863,6 +905,51 @@ static int memo_replay(struct h2_conn *h, const struct h2_dir *d,
 	return 0;
 }
 
+/* Decode a block only for what it does to inf's table. */
+static int inflate_quiet(nghttp2_hd_inflater *inf, const uint8_t *in,
+			 size_t len)
+{
+	for (;;) {
+		nghttp2_nv nv;
+		int fl = 0;
+		ssize_t rv = nghttp2_hd_inflate_hd2(inf, &nv, &fl, in, len, 1);
+
+		if (rv < 0)
+			return (int)rv;
+		if (fl & NGHTTP2_HD_INFLATE_FINAL) {
+			nghttp2_hd_inflate_end_headers(inf);
+			return 0;
+		}
+		in += rv;
+		len -= (size_t)rv;
+		if (!(fl & NGHTTP2_HD_INFLATE_EMIT) && len == 0)
+			return NGHTTP2_ERR_HEADER_COMP;
+	}
+}
+
+/* Bring d's table to where the memo's deferred repeats leave it.  Each
+ * repeat adds memo_ins entries of at least 32 bytes, so of P repeats only
+ * the last k with k * 32 * memo_ins > the table's size can leave entries
+ * behind: the table keeps its newest entries up to that size, which then
+ * all come from those k.  Running k repeats is exact and never costs
+ * more than decoding each one would have. */
+static void memo_sync(struct h2_dir *d)
+{
+	uint64_t k;
+
+	if (!d->memo_pending || !d->inf)
+		return;
+	k = nghttp2_hd_inflate_get_max_dynamic_table_size(d->inf) /
+	    (32u * d->memo_ins) + 1;
+	k = MIN(k, d->memo_pending);
+	d->memo_pending = 0;
+	while (k--)
+		if (inflate_quiet(d->inf, d->memo, d->memo_blk)) {
+			d->memo_bad = true;
+			return;
+		}
+}
+
 /* Run the block through dir's inflater into x.  0, -EBADMSG (HPACK error,
  * *msg set), -E2BIG (decoded size over max_header_bytes). */
 static int inflate_block(struct h2_conn *h, int dir, const uint8_t *in,
@@ -873,16 +960,29 @@ static int inflate_block(struct h2_conn *h, int dir, const uint8_t *in,
 	nghttp2_hd_inflater *inf = d->inf;
 	size_t total = 0, used, blen = len;
 	const uint8_t *blk;
+	struct hp_shape sh = { 0 };
 	bool keep;
 
 	if (!in)		/* an empty block gathered nothing: no buffer */
 		in = empty;
 	blk = in;
-	if (d->memo_ok && len == d->memo_blk && !memcmp(in, d->memo, len))
-		return memo_replay(h, d, x);
-	/* this block is remembered if it leaves the table alone */
+	if (d->memo_ok && len == d->memo_blk && !memcmp(in, d->memo, len)) {
+		int r = memo_replay(h, d, x);
+
+		if (!r && d->memo_ins)
+			d->memo_pending++;	/* its entries: memo_sync() */
+		return r;
+	}
+	memo_sync(d);
+	if (d->memo_bad) {
+		*msg = "replaying a repeated block failed";
+		return -EBADMSG;
+	}
+	/* this block is remembered if its fields do not depend on what a
+	 * repeat would add to the table */
 	d->memo_ok = false;
-	keep = !h2_memo_off && len <= H2_MEMO_CAP / 4 && hpack_static(in, len) &&
+	keep = !h2_memo_off && len <= H2_MEMO_CAP / 4 &&
+	       hpack_shape(in, len, &sh) &&
 	       (d->memo || (d->memo = malloc(H2_MEMO_CAP)));
 	used = len;
 	d->memo_n = 0;
@@ -921,6 +1021,7 @@ static int inflate_block(struct h2_conn *h, int dir, const uint8_t *in,
 			if (keep) {
 				memcpy(d->memo, blk, blen);
 				d->memo_blk = (uint16_t)blen;
+				d->memo_ins = (uint16_t)sh.ins;
 				d->memo_ok = true;
 			}
 			break;
@@ -1082,6 +1183,7 @@ static void block_decode(struct h2_conn *h, int dir, const uint8_t *in,
 			nghttp2_hd_inflate_del(d->inf);
 			d->inf = NULL;
 			d->memo_ok = false;
+			d->memo_pending = 0;
 			if (s) {
 				call_error(s->c, "%s", HPACK_UNKNOWN);
 				if (x.m)

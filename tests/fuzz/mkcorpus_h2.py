@@ -105,6 +105,33 @@ def constructed():
     out.append((c, struct.pack(">I", 0xffffff)[1:] + b"\0\0\0\0\0\0"))
     c = PREFACE + frame(1, 0x05, 1, req) + frame(1, 0x05, 1, req)
     out.append((c, frame(1, 0x05, 1, resp)))
+    # HPACK memo of blocks that add entries: a block of static references
+    # and literals with incremental indexing, repeated (the memo defers its
+    # entries), then blocks that refer to the dynamic table, before and
+    # after a table size change; the server repeats such a block too
+    def inc(name, value):
+        return b"\x40" + bytes([len(name)]) + name + bytes([len(value)]) + value
+    rep = b"\x82\x84\x87" + inc(b"x-a", b"1") + inc(b"x-b", b"22")
+    srep = resp + inc(b"server", b"t") + inc(b"date", b"now")
+    c, s, sid = PREFACE + st + ack, st + ack, 1
+    c += frame(1, 0x05, sid, req + inc(b"x-old", b"0"))
+    s += frame(1, 0x05, sid, srep)
+    for _ in range(70):
+        sid += 2
+        c += frame(1, 0x05, sid, rep)
+        s += frame(1, 0x05, sid, srep)
+    for idx in (0x80 | 62, 0x80 | 63, 0x80 | 100, 0xff, 0x80 | 64):
+        sid += 2
+        c += frame(1, 0x05, sid, b"\x82\x84\x87" + bytes([idx]) +
+                   (b"\x00" if idx == 0xff else b""))
+        s += frame(1, 0x05, sid, srep)
+    s += frame(4, 0, 0, b"\x00\x01\x00\x00\x04\x00")     # table size 1024
+    c += ack
+    for blk in (b"\x3f\xe1\x07" + rep, rep, rep, b"\x82\x84\x87\xbe"):
+        sid += 2
+        c += frame(1, 0x05, sid, blk)
+        s += frame(1, 0x05, sid, srep + b"\xbe")
+    out.append((c, s))
     return out
 
 

@@ -1610,6 +1610,169 @@ TT_TEST(hpack_memo_table_size_change)
 	bld_free(s2);
 }
 
+/* HPACK memo of a block that adds entries (memo_sync, http2.c).  X adds
+ * x-old:0 (38 bytes), then S - static references only, adding x-a:1 and
+ * x-b:2 (36 bytes each; 113 fit the 4,096-byte table) - comes p times:
+ * the memo skips nghttp2 for the repeats and defers their entries.  Last,
+ * R refers to dynamic index idx.  With shrink, the server first lowers
+ * SETTINGS_HEADER_TABLE_SIZE to 1,024 and R starts with the size update
+ * the client must then send first.  E adds three empty fields, 32 bytes
+ * each: the fewest bytes a repeat can add, which memo_sync() counts on. */
+static const uint8_t blk_x[] = { 0x82, 0x87, 0x84, 0x01, 0x01, 'a', 0x40, 0x05,
+				 'x', '-', 'o', 'l', 'd', 0x01, '0' };
+static const uint8_t blk_s[] = { 0x82, 0x87, 0x84, 0x01, 0x01, 'a',
+				 0x40, 0x03, 'x', '-', 'a', 0x01, '1',
+				 0x40, 0x03, 'x', '-', 'b', 0x01, '2' };
+
+static const uint8_t blk_e[] = { 0x82, 0x87, 0x84, 0x01, 0x01, 'a', 0x40, 0, 0,
+				 0x40, 0, 0, 0x40, 0, 0 };
+
+static char *deferred_blk(const uint8_t *sb, size_t sn, unsigned p,
+			  uint32_t idx, bool shrink, bool memo_off)
+{
+	static const uint8_t hts1k[] = { 0, 1, 0, 0, 4, 0 };
+	struct bld *c1 = bld_new(true), *s1 = bld_new(false);
+	struct bld *c2 = bld_new(false), *s2 = bld_new(false);
+	static const uint8_t get[] = { 0x82, 0x87, 0x84, 0x01, 0x01, 'a' };
+	uint8_t r[16];
+	size_t rn = 0;
+	uint32_t sid = 1;
+	struct sink sk = { 0 };
+	struct h2_conn *h;
+	char *got;
+
+	frame(c1, sizeof(blk_x), 1, 5, sid, blk_x, sizeof(blk_x));
+	frame(s1, 1, 1, 5, sid, st200, 1);
+	for (unsigned i = 0; i < p; i++) {
+		sid += 2;
+		frame(c1, (uint32_t)sn, 1, 5, sid, sb, sn);
+		frame(s1, 1, 1, 5, sid, st200, 1);
+	}
+	if (shrink) {
+		frame(s1, 6, 4, 0, 0, hts1k, 6);
+		frame(c2, 0, 4, 1, 0, NULL, 0);
+		r[rn++] = 0x3f;			/* size update to 1,024 */
+		r[rn++] = 0xe1;
+		r[rn++] = 0x07;
+	}
+	memcpy(r + rn, get, sizeof(get));
+	rn += sizeof(get);
+	if (idx < 127) {
+		r[rn++] = (uint8_t)(0x80 | idx);
+	} else {
+		r[rn++] = 0xff;
+		r[rn++] = (uint8_t)(idx - 127);
+	}
+	sid += 2;
+	frame(c2, (uint32_t)rn, 1, 5, sid, r, rn);
+	frame(s2, 1, 1, 5, sid, st200, 1);
+	h2_memo_off = memo_off;
+	h = conn_new(NULL, &sk);
+	feed_all(h, 0, c1);
+	feed_all(h, 1, s1);
+	feed_all(h, 0, c2);
+	feed_all(h, 1, s2);
+	h2_conn_free(h);
+	h2_memo_off = false;
+	got = dump(&sk);
+	sink_free(&sk);
+	bld_free(c1);
+	bld_free(s1);
+	bld_free(c2);
+	bld_free(s2);
+	return got;
+}
+
+static char *deferred_run(unsigned p, uint32_t idx, bool shrink, bool memo_off)
+{
+	return deferred_blk(blk_s, sizeof(blk_s), p, idx, shrink, memo_off);
+}
+
+/* The line of the call on R, the last stream. */
+static const char *last_line(const char *dump)
+{
+	const char *l = dump, *nl;
+
+	while ((nl = strchr(l, '\n')) && nl[1])
+		l = nl + 1;
+	return l;
+}
+
+TT_TEST(hpack_memo_deferred_entries)
+{
+	static const struct {
+		unsigned p;
+		uint32_t idx;
+		const char *want;
+	} ex[] = {
+		{ 1, 62, " qh=x-b:2\n" },
+		{ 1, 63, " qh=x-a:1\n" },
+		{ 1, 64, " qh=x-old:0\n" },
+		/* 56 repeats: 112 entries, x-old still fits at the bottom */
+		{ 56, 174, " qh=x-old:0\n" },
+		{ 56, 175, "HPACK decoding error" },
+		/* 57 and more: the table is all S's entries */
+		{ 57, 174, " qh=x-b:2\n" },
+		{ 57, 175, "HPACK decoding error" },
+		{ 1000, 173, " qh=x-a:1\n" },
+		{ 1000, 174, " qh=x-b:2\n" },
+		{ 1000, 175, "HPACK decoding error" },
+	};
+	static const unsigned ps[] = { 0, 1, 2, 55, 56, 57, 58, 63, 64, 65, 66, 67,
+				       200, 1000 };
+	static const uint32_t ids[] = { 62, 63, 64, 91, 92, 173, 174, 175, 176 };
+
+	for (size_t i = 0; i < ARRAY_SIZE(ex); i++) {
+		char *got = deferred_run(ex[i].p, ex[i].idx, false, false);
+
+		if (!strstr(last_line(got), ex[i].want)) {
+			fprintf(stderr, "p=%u idx=%u: %s", ex[i].p, ex[i].idx,
+				last_line(got));
+			TT_CHECK(false);
+		}
+		free(got);
+	}
+	/* the memo against plain decoding, also across a table shrink
+	 * (28 entries of 36 bytes fit 1,024: index 89 is the last) */
+	for (int shrink = 0; shrink < 2; shrink++)
+		for (size_t i = 0; i < ARRAY_SIZE(ps); i++)
+			for (size_t j = 0; j < ARRAY_SIZE(ids); j++) {
+				char *a = deferred_run(ps[i], ids[j], shrink, false);
+				char *b = deferred_run(ps[i], ids[j], shrink, true);
+
+				if (strcmp(a, b))
+					fprintf(stderr, "p=%u idx=%u shrink=%d:\nmemo: %snone: %s",
+						ps[i], ids[j], shrink, last_line(a),
+						last_line(b));
+				TT_CHECK(!strcmp(a, b));
+				free(a);
+				free(b);
+			}
+	{
+		char *a = deferred_run(1000, 89, true, false);
+		char *b = deferred_run(1000, 90, true, false);
+
+		if (!strstr(last_line(a), " qh=x-a:1\n"))
+			fprintf(stderr, "shrink 89: %s", last_line(a));
+		TT_CHECK(strstr(last_line(a), " qh=x-a:1\n") != NULL);
+		TT_CHECK(strstr(last_line(b), "HPACK decoding error") != NULL);
+		free(a);
+		free(b);
+	}
+	/* 128 empty fields fill the table exactly (indexes 62-189); after
+	 * 42 repeats x-old would still be at 188 */
+	for (uint32_t idx = 187; idx < 191; idx++) {
+		char *a = deferred_blk(blk_e, sizeof(blk_e), 1000, idx, false, false);
+		char *b = deferred_blk(blk_e, sizeof(blk_e), 1000, idx, false, true);
+
+		TT_CHECK(!strcmp(a, b));
+		TT_CHECK(strstr(last_line(a), idx < 190 ? " qh=:\n" :
+				"HPACK decoding error") != NULL);
+		free(a);
+		free(b);
+	}
+}
+
 /* Distinct errors on one call stop at CALL_MAX_ERRORS, the last slot
  * saying so. */
 TT_TEST(call_errors_bounded)

@@ -220,6 +220,8 @@ static void add_hdr(struct http_msg *m, struct hdr **arr, size_t *n,
 	h->value = h->name + nlen + 1;
 	memcpy(h->value, value, vlen);
 	h->value[vlen] = '\0';
+	h->name_len = (uint32_t)nlen;
+	h->value_len = (uint32_t)vlen;
 }
 
 void http_msg_add_header(struct http_msg *m, const char *name, size_t nlen,

@@ -18,10 +18,12 @@
 #include "body.h"
 
 /* A field: name and value, both NUL-terminated, in the message's
- * string store (struct http_msg). */
+ * string store (struct http_msg), with their lengths (the JSON writer's:
+ * no strlen per field). */
 struct hdr {
 	char *name;
 	char *value;
+	uint32_t name_len, value_len;
 };
 
 /* The message's strings (pseudo-header values, header and trailer

@@ -222,7 +222,7 @@ struct h2_dir {
 	size_t hb_len, hb_cap;
 	nghttp2_hd_inflater *inf;
 	/* HPACK memo: memo[0..memo_blk) the block, then memo_n fields as
-	 * (u16 name length, u16 value length, name, value) */
+	 * (u16 name length, u16 value length, u8 enum fkind, name, value) */
 	uint8_t *memo;
 	uint16_t memo_blk, memo_n;
 	uint16_t memo_ins;	/* its literals with incremental indexing */
@@ -707,15 +707,56 @@ static void set_pseudo(struct hctx *x, int idx, char **dst, const uint8_t *v,
 		*dst = http_msg_strdup(x->m, v, vl);
 }
 
-static bool name_is(const uint8_t *n, size_t nl, const char *lit)
-{
-	size_t l = strlen(lit);
+/* What a header field is to on_field(), from its name alone (and NUL, CR
+ * or LF in it): worked out once per field decoded, and kept in the memo
+ * for its repeats. */
+enum fkind {
+	FK_REGULAR, FK_BAD, FK_METHOD, FK_SCHEME, FK_AUTHORITY, FK_PATH,
+	FK_PROTOCOL, FK_STATUS, FK_PSEUDO, FK_CODING, FK_CTYPE,
+	FK_GRPC_STATUS, FK_GRPC_MESSAGE,
+};
 
+static bool name_is(const uint8_t *n, size_t nl, const char *lit, size_t l)
+{
 	return nl == l && !memcmp(n, lit, l);
 }
 
-static void on_field(struct hctx *x, const uint8_t *n, size_t nl,
-		     const uint8_t *v, size_t vl)
+#define NAME_IS(n, nl, lit) name_is(n, nl, lit, sizeof(lit) - 1)
+
+static enum fkind field_kind(const uint8_t *n, size_t nl, const uint8_t *v,
+			     size_t vl)
+{
+	/* the record's strings end at a NUL */
+	if (mem_has_nul_cr_lf(v, vl) || memchr(n, 0, nl))
+		return FK_BAD;
+	if (nl && n[0] == ':') {
+		if (NAME_IS(n, nl, ":method"))
+			return FK_METHOD;
+		if (NAME_IS(n, nl, ":scheme"))
+			return FK_SCHEME;
+		if (NAME_IS(n, nl, ":authority"))
+			return FK_AUTHORITY;
+		if (NAME_IS(n, nl, ":path"))
+			return FK_PATH;
+		if (NAME_IS(n, nl, ":protocol"))
+			return FK_PROTOCOL;
+		if (NAME_IS(n, nl, ":status"))
+			return FK_STATUS;
+		return FK_PSEUDO;
+	}
+	if (NAME_IS(n, nl, "content-encoding"))
+		return FK_CODING;
+	if (NAME_IS(n, nl, "content-type"))
+		return FK_CTYPE;
+	if (NAME_IS(n, nl, "grpc-status"))
+		return FK_GRPC_STATUS;
+	if (NAME_IS(n, nl, "grpc-message"))
+		return FK_GRPC_MESSAGE;
+	return FK_REGULAR;
+}
+
+static void on_field(struct hctx *x, enum fkind k, const uint8_t *n,
+		     size_t nl, const uint8_t *v, size_t vl)
 {
 	struct call *c;
 	bool req;
@@ -723,32 +764,32 @@ static void on_field(struct hctx *x, const uint8_t *n, size_t nl,
 	if (x->t == T_DISCARD || x->t == T_EXTRA)
 		return;
 	c = x->s->c;
-	/* the record's strings end at a NUL: such a field is left out, and
-	 * said so, rather than cut */
-	if (mem_has_nul_cr_lf(v, vl) || memchr(n, 0, nl)) {
+	/* a field with NUL, CR or LF is left out, and said so, rather than
+	 * cut at the NUL */
+	if (k == FK_BAD) {
 		call_error(c, "NUL, CR or LF in header field %.*s (field not recorded)",
 			   (int)strnlen((const char *)n, MIN(nl, 32)), n);
 		return;
 	}
 	req = x->t == T_REQ || x->t == T_PUSH;
-	if (nl && n[0] == ':') {
+	if (k >= FK_METHOD && k <= FK_PSEUDO) {
 		if (x->t == T_TRAILERS || x->regular) {
 			call_error(c, "misplaced pseudo-header %.*s", (int)MIN(nl, 32), n);
 			return;
 		}
-		if (req && name_is(n, nl, ":method")) {
+		if (req && k == FK_METHOD) {
 			set_pseudo(x, 0, &x->m->method, v, vl, ":method");
-		} else if (req && name_is(n, nl, ":scheme")) {
+		} else if (req && k == FK_SCHEME) {
 			set_pseudo(x, 1, &x->m->scheme, v, vl, ":scheme");
-		} else if (req && name_is(n, nl, ":authority")) {
+		} else if (req && k == FK_AUTHORITY) {
 			set_pseudo(x, 2, &x->m->authority, v, vl, ":authority");
-		} else if (req && name_is(n, nl, ":path")) {
+		} else if (req && k == FK_PATH) {
 			set_pseudo(x, 3, &x->m->path, v, vl, ":path");
-		} else if (req && name_is(n, nl, ":protocol")) {
+		} else if (req && k == FK_PROTOCOL) {
 			/* extended CONNECT (RFC 8441): kept as a field */
 			http_msg_add_header(x->m, (const char *)n, nl,
 					    (const char *)v, vl);
-		} else if (!req && name_is(n, nl, ":status")) {
+		} else if (!req && k == FK_STATUS) {
 			int st = 0;
 
 			if (vl != 3 || v[0] < '1' || v[0] > '9' ||
@@ -777,16 +818,16 @@ static void on_field(struct hctx *x, const uint8_t *n, size_t nl,
 	else
 		http_msg_add_header(x->m, (const char *)n, nl,
 				    (const char *)v, vl);
-	if (x->t != T_TRAILERS && name_is(n, nl, "content-encoding")) {
+	if (x->t != T_TRAILERS && k == FK_CODING) {
 		if (x->codings++ == 0)
 			body_set_coding(&x->m->body, (const char *)v, vl);
 		else
 			x->m->body.coding = BODY_UNKNOWN_CODING;
-	} else if (x->t != T_TRAILERS && name_is(n, nl, "content-type")) {
+	} else if (x->t != T_TRAILERS && k == FK_CTYPE) {
 		x->grpc = grpc_content_type((const char *)v, vl);
-	} else if (!req && name_is(n, nl, "grpc-status")) {
+	} else if (!req && k == FK_GRPC_STATUS) {
 		grpc_set_status(&c->grpc, (const char *)v, vl);
-	} else if (!req && name_is(n, nl, "grpc-message")) {
+	} else if (!req && k == FK_GRPC_MESSAGE) {
 		grpc_set_message(&c->grpc, (const char *)v, vl);
 	}
 }
@@ -899,8 +940,8 @@ static int memo_replay(struct h2_conn *h, const struct h2_dir *d,
 		total += (size_t)nl + vl + 32;
 		if (total > h->o.max_header_bytes)
 			return -E2BIG;
-		on_field(x, p + 4, nl, p + 4 + nl, vl);
-		p += 4u + nl + vl;
+		on_field(x, (enum fkind)p[4], p + 5, nl, p + 5 + nl, vl);
+		p += 5u + nl + vl;
 	}
 	return 0;
 }
@@ -1000,17 +1041,22 @@ static int inflate_block(struct h2_conn *h, int dir, const uint8_t *in,
 			total += nv.namelen + nv.valuelen + 32;
 			if (total > h->o.max_header_bytes)
 				return -E2BIG;
-			on_field(x, nv.name, nv.namelen, nv.value, nv.valuelen);
-			if (keep && used + 4 + nv.namelen + nv.valuelen <=
+			enum fkind k = field_kind(nv.name, nv.namelen,
+						  nv.value, nv.valuelen);
+
+			on_field(x, k, nv.name, nv.namelen, nv.value,
+				 nv.valuelen);
+			if (keep && used + 5 + nv.namelen + nv.valuelen <=
 					    H2_MEMO_CAP) {
 				uint16_t nl = (uint16_t)nv.namelen,
 					 vl = (uint16_t)nv.valuelen;
 
 				memcpy(d->memo + used, &nl, 2);
 				memcpy(d->memo + used + 2, &vl, 2);
-				memcpy(d->memo + used + 4, nv.name, nl);
-				memcpy(d->memo + used + 4 + nl, nv.value, vl);
-				used += 4u + nl + vl;
+				d->memo[used + 4] = (uint8_t)k;
+				memcpy(d->memo + used + 5, nv.name, nl);
+				memcpy(d->memo + used + 5 + nl, nv.value, vl);
+				used += 5u + nl + vl;
 				d->memo_n++;
 			} else {
 				keep = false;

@@ -220,8 +220,10 @@ static inline unsigned esc_mask16(const uint8_t *p)
 /* Plain bytes are copied straight into room reserved up front (n + 2 +
  * 16: a record's strings are mostly short and plain, and whole vectors
  * are stored); each byte that needs more reserves room for its escape
- * and the rest.  Header names and values are mostly under 16 bytes: one
- * vector each. */
+ * and the rest.  16 bytes are checked at a time, and the last few of a
+ * string too when one vector read stays in their page (TAPIR_OVERREAD):
+ * header names and values are mostly one vector each, and a short body
+ * with quotes in it does not fall back to the byte loop. */
 void jbuf_str(struct jbuf *b, const uint8_t *p, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -231,27 +233,22 @@ void jbuf_str(struct jbuf *b, const uint8_t *p, size_t n)
 	jb_reserve(b, n + 2 + 16);
 	o = b->p + b->len;
 	*o++ = '"';
-#ifdef TAPIR_OVERREAD
-	if (OVERREAD_OK(p, n)) {	/* util.h */
-		unsigned m = esc_mask16(p) & ((1u << n) - 1);
-
-		memcpy(o, p, 16);
-		if (!m) {
-			o[n] = '"';
-			b->len = (size_t)(o + n + 1 - b->p);
-			return;
-		}
-		k = (unsigned)__builtin_ctz(m);
-		o += k;
-		i = k;
-		goto escape;
-	}
-#endif
 	for (;;) {
 #ifdef JSON_SSE2
-		while (i + 16 <= n) {
-			unsigned m = esc_mask16(p + i);
+		while (i < n) {
+			size_t left = n - i;
+			unsigned m;
 
+			if (left >= 16) {
+				m = esc_mask16(p + i);
+				left = 16;
+#ifdef TAPIR_OVERREAD
+			} else if (OVERREAD_OK(p + i, left)) {	/* util.h */
+				m = esc_mask16(p + i) & ((1u << left) - 1);
+#endif
+			} else {
+				break;
+			}
 			memcpy(o, p + i, 16);
 			if (m) {
 				k = (unsigned)__builtin_ctz(m);
@@ -259,13 +256,15 @@ void jbuf_str(struct jbuf *b, const uint8_t *p, size_t n)
 				i += k;
 				goto escape;
 			}
-			o += 16;
-			i += 16;
+			o += left;
+			i += left;
 		}
+		if (i == n)
+			break;
 		/* the rest of a string of 16 bytes or more in one vector,
 		 * ending at n and overlapping bytes already copied: only if
 		 * all 16 are plain, so the overlap was copied as it is */
-		if (i < n && n >= 16 && !esc_mask16(p + n - 16)) {
+		if (n >= 16 && !esc_mask16(p + n - 16)) {
 			memcpy(o + (n - i) - 16, p + n - 16, 16);
 			o += n - i;
 			i = n;
@@ -419,9 +418,9 @@ static void jb_headers(struct jbuf *b, const struct hdr *h, size_t n)
 		if (i)
 			jb_puts(b, ",");
 		jb_puts(b, "[");
-		jb_cstr(b, h[i].name);
+		jbuf_str(b, (const uint8_t *)h[i].name, h[i].name_len);
 		jb_puts(b, ",");
-		jb_cstr(b, h[i].value);
+		jbuf_str(b, (const uint8_t *)h[i].value, h[i].value_len);
 		jb_puts(b, "]");
 	}
 	jb_puts(b, "]");

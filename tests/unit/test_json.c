@@ -153,18 +153,24 @@ TT_TEST(escape_short_overread_masked)
 	int bad = 0;
 
 	TT_REQUIRE(pg);
-	for (size_t n = 0; n <= 20; n++) {
-		size_t offs[2] = { 0, 4096 - n };
+	/* strings up to 48 bytes - their last vector read past the end, or
+	 * not when that would leave the page - followed by '"' bytes that
+	 * must stay masked, with one byte to escape anywhere or none */
+	for (size_t n = 0; n <= 48; n++) {
+		size_t offs[5] = { 0, 5, 4096 - n, 4096 - n - 3,
+				   4096 - 16 - n / 2 };
 
-		for (int k = 0; k < 2; k++) {
+		for (int k = 0; k < 5; k++) {
 			uint8_t *in = pg + offs[k];
 
-			memset(pg, '"', 8192);
-			for (size_t i = 0; i < n; i++)
-				in[i] = (uint8_t)('a' + i % 26);
-			if (n > 3)
-				in[n - 2] = '\\';	/* one escape near the end */
-			bad += !str_matches_ref(in, n);
+			for (size_t e = 0; e <= n; e++) {
+				memset(pg, '"', 8192);
+				for (size_t i = 0; i < n; i++)
+					in[i] = (uint8_t)('a' + i % 26);
+				if (e < n)
+					in[e] = e % 3 ? '\\' : '\n';
+				bad += !str_matches_ref(in, n);
+			}
 		}
 	}
 	free(pg);

@@ -79,8 +79,15 @@ struct worker {
 	struct engine *e;
 	struct json_sink *sink;
 	uint64_t last_tick;
+	/* mu guards the queues below; each waiter has its own condition
+	 * (one thread waits on each), so a hand-over wakes only the thread
+	 * that waits for it: a shared one woke the others for nothing, and
+	 * in a VM each wakeup is costly */
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	pthread_cond_t cv_free;		/* the dispatcher: a free batch */
+	pthread_cond_t cv_work;		/* the worker: a batch to work on */
+	pthread_cond_t cv_room;		/* the worker: room for a chunk */
+	pthread_cond_t cv_out;		/* the writer: a chunk */
 	struct batch *free, *work, **work_tail;
 	struct chunk *out, **out_tail;
 	unsigned nout;
@@ -131,7 +138,7 @@ static struct batch *take_free(struct worker *w)
 
 	pthread_mutex_lock(&w->mu);
 	while (!w->free)
-		pthread_cond_wait(&w->cv, &w->mu);
+		pthread_cond_wait(&w->cv_free, &w->mu);
 	b = w->free;
 	w->free = b->next;
 	pthread_mutex_unlock(&w->mu);
@@ -147,7 +154,7 @@ static void give_free(struct worker *w, struct batch *b)
 	pthread_mutex_lock(&w->mu);
 	b->next = w->free;
 	w->free = b;
-	pthread_cond_broadcast(&w->cv);
+	pthread_cond_signal(&w->cv_free);
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -157,7 +164,7 @@ static void send_work(struct worker *w, struct batch *b)
 	b->next = NULL;
 	*w->work_tail = b;
 	w->work_tail = &b->next;
-	pthread_cond_broadcast(&w->cv);
+	pthread_cond_signal(&w->cv_work);
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -167,7 +174,7 @@ static struct batch *take_work(struct worker *w)
 
 	pthread_mutex_lock(&w->mu);
 	while (!w->work)
-		pthread_cond_wait(&w->cv, &w->mu);
+		pthread_cond_wait(&w->cv_work, &w->mu);
 	b = w->work;
 	w->work = b->next;
 	if (!w->work)
@@ -180,12 +187,12 @@ static void put_chunk(struct worker *w, struct chunk *c)
 {
 	pthread_mutex_lock(&w->mu);
 	while (w->nout >= OUT_CHUNKS && !c->end)
-		pthread_cond_wait(&w->cv, &w->mu);
+		pthread_cond_wait(&w->cv_room, &w->mu);
 	c->next = NULL;
 	*w->out_tail = c;
 	w->out_tail = &c->next;
 	w->nout++;
-	pthread_cond_broadcast(&w->cv);
+	pthread_cond_signal(&w->cv_out);
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -239,13 +246,13 @@ static struct chunk *take_chunk(struct worker *w)
 
 	pthread_mutex_lock(&w->mu);
 	while (!w->out)
-		pthread_cond_wait(&w->cv, &w->mu);
+		pthread_cond_wait(&w->cv_out, &w->mu);
 	c = w->out;
 	w->out = c->next;
 	if (!w->out)
 		w->out_tail = &w->out;
-	w->nout--;
-	pthread_cond_broadcast(&w->cv);
+	if (w->nout-- == OUT_CHUNKS)
+		pthread_cond_signal(&w->cv_room);
 	pthread_mutex_unlock(&w->mu);
 	return c;
 }
@@ -561,7 +568,10 @@ struct par *par_new(unsigned nthreads, const struct engine_opts *o,
 
 		w->p = p;
 		pthread_mutex_init(&w->mu, NULL);
-		pthread_cond_init(&w->cv, NULL);
+		pthread_cond_init(&w->cv_free, NULL);
+		pthread_cond_init(&w->cv_work, NULL);
+		pthread_cond_init(&w->cv_room, NULL);
+		pthread_cond_init(&w->cv_out, NULL);
 		w->work_tail = &w->work;
 		w->out_tail = &w->out;
 		for (int j = 0; j < BATCHES; j++) {
@@ -654,7 +664,10 @@ void par_free(struct par *p)
 			free(b);
 		}
 		pthread_mutex_destroy(&w->mu);
-		pthread_cond_destroy(&w->cv);
+		pthread_cond_destroy(&w->cv_free);
+		pthread_cond_destroy(&w->cv_work);
+		pthread_cond_destroy(&w->cv_room);
+		pthread_cond_destroy(&w->cv_out);
 	}
 	for (unsigned i = 0; p->cur && i < p->n; i++)
 		if (p->cur[i]) {

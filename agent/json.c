@@ -22,6 +22,8 @@
 
 #include "util.h"
 
+#define FC_CAP 1024		/* the flow/tls cache of a sink */
+
 struct json_sink {
 	int fd;
 	bool own;		/* fd is ours (opened from path) */
@@ -33,6 +35,13 @@ struct json_sink {
 	void (*emit)(void *ctx, const char *p, size_t len);
 	void *emit_ctx;
 	size_t flush_at;	/* SINK_FLUSH_AT, CB_FLUSH_AT */
+	/* the "flow" and "tls" members of the last record, and the flow and
+	 * tls they were made from: the calls of one connection share them */
+	struct call_flow fc_flow;
+	struct call_tls fc_tls;
+	bool fc_ok;
+	uint16_t fc_len;
+	char fc[FC_CAP];
 };
 
 /* Written out once this much is buffered (a record larger than that
@@ -523,8 +532,9 @@ static void jb_grpc(struct jbuf *b, const struct call_grpc *g)
 	jb_puts(b, "}");
 }
 
-/* Appends c's line to b. */
-static void format_call(struct jbuf *b, const struct call *c)
+/* Appends c's line to b; s (or NULL) lends its flow/tls cache. */
+static void format_call(struct jbuf *b, const struct call *c,
+			struct json_sink *s)
 {
 	char ts[40];
 	uint64_t t0 = c->req.present ? c->req.ts_first_ns :
@@ -537,35 +547,52 @@ static void format_call(struct jbuf *b, const struct call *c)
 	jb_puts(b, ts);
 	jb_puts(b, "\",\"duration_us\":");
 	jb_u64(b, t1 > t0 ? (t1 - t0) / 1000 : 0);
-	jb_puts(b, ",\"flow\":{\"src\":");
-	jb_safe(b, c->flow.src);
-	jb_puts(b, ",\"dst\":");
-	jb_safe(b, c->flow.dst);
-	if (c->flow.iface[0]) {
-		jb_puts(b, ",\"iface\":");
-		jb_cstr(b, c->flow.iface);
-	}
-	if (c->flow.direction) {
-		jb_puts(b, ",\"direction\":");
-		jb_cstr(b, c->flow.direction);
-	}
-	jb_puts(b, "}");
-	if (c->tls.present) {
-		jb_puts(b, ",\"tls\":{\"version\":");
-		jb_safe(b, c->tls.version);
-		jb_puts(b, ",\"cipher\":");
-		jb_safe(b, c->tls.cipher);
-		jb_puts(b, ",\"sni\":");
-		jb_cstr(b, c->tls.sni);
-		jb_puts(b, ",\"alpn\":");
-		jb_cstr(b, c->tls.alpn);
-		jb_puts(b, ",\"decrypted\":");
-		jb_bool(b, c->tls.decrypted);
-		if (c->tls.reason[0]) {
-			jb_puts(b, ",\"reason\":");
-			jb_cstr(b, c->tls.reason);
+	if (s && s->fc_ok && !memcmp(&c->flow, &s->fc_flow, sizeof(c->flow)) &&
+	    !memcmp(&c->tls, &s->fc_tls, sizeof(c->tls))) {
+		/* the same bytes in: the same members out */
+		jb_put(b, s->fc, s->fc_len);
+	} else {
+		size_t at = b->len;
+
+		jb_puts(b, ",\"flow\":{\"src\":");
+		jb_safe(b, c->flow.src);
+		jb_puts(b, ",\"dst\":");
+		jb_safe(b, c->flow.dst);
+		if (c->flow.iface[0]) {
+			jb_puts(b, ",\"iface\":");
+			jb_cstr(b, c->flow.iface);
+		}
+		if (c->flow.direction) {
+			jb_puts(b, ",\"direction\":");
+			jb_cstr(b, c->flow.direction);
 		}
 		jb_puts(b, "}");
+		if (c->tls.present) {
+			jb_puts(b, ",\"tls\":{\"version\":");
+			jb_safe(b, c->tls.version);
+			jb_puts(b, ",\"cipher\":");
+			jb_safe(b, c->tls.cipher);
+			jb_puts(b, ",\"sni\":");
+			jb_cstr(b, c->tls.sni);
+			jb_puts(b, ",\"alpn\":");
+			jb_cstr(b, c->tls.alpn);
+			jb_puts(b, ",\"decrypted\":");
+			jb_bool(b, c->tls.decrypted);
+			if (c->tls.reason[0]) {
+				jb_puts(b, ",\"reason\":");
+				jb_cstr(b, c->tls.reason);
+			}
+			jb_puts(b, "}");
+		}
+		if (s) {
+			s->fc_ok = b->len - at <= FC_CAP;
+			if (s->fc_ok) {
+				s->fc_len = (uint16_t)(b->len - at);
+				memcpy(s->fc, b->p + at, s->fc_len);
+				s->fc_flow = c->flow;
+				s->fc_tls = c->tls;
+			}
+		}
 	}
 	if (c->http_version) {
 		jb_puts(b, ",\"http_version\":");
@@ -715,7 +742,7 @@ int json_sink_write(struct json_sink *s, const struct call *c)
 		s->lost++;
 		return s->err;
 	}
-	format_call(&s->b, c);
+	format_call(&s->b, c, s);
 	if (s->b.len >= s->flush_at)
 		return json_sink_flush(s);
 	return 0;

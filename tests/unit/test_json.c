@@ -255,6 +255,76 @@ TT_TEST(record_shape)
 	call_free(c);
 }
 
+/* The sink keeps the "flow" and "tls" members of its last record for the
+ * next call with the same flow and tls (json.c): each record must still
+ * say its own call's, whichever field changed, and one too large to keep
+ * is written in full. */
+TT_TEST(flow_tls_cache_follows_call)
+{
+	struct body_opts bo = { .max_keep = 4 };
+	char path[] = "/tmp/tapir-json-XXXXXX", line[4096];
+	static const char *const want[] = {
+		"\"flow\":{\"src\":\"10.0.0.2:1\",\"dst\":\"10.0.0.1:443\"},\"tls\":{\"version\":\"TLSv1.3\",\"cipher\":\"C\",\"sni\":\"a.example\",\"alpn\":\"h2\",\"decrypted\":true}",
+		"\"flow\":{\"src\":\"10.0.0.2:1\",\"dst\":\"10.0.0.1:443\"},\"tls\":{\"version\":\"TLSv1.3\",\"cipher\":\"C\",\"sni\":\"a.example\",\"alpn\":\"h2\",\"decrypted\":true}",
+		"\"flow\":{\"src\":\"10.0.0.2:1\",\"dst\":\"10.0.0.1:443\"},\"tls\":{\"version\":\"TLSv1.3\",\"cipher\":\"C\",\"sni\":\"b.example\",\"alpn\":\"h2\",\"decrypted\":true}",
+		"\"flow\":{\"src\":\"10.0.0.2:1\",\"dst\":\"10.0.0.1:443\",\"iface\":\"eth0\",\"direction\":\"east-west\"},\"tls\":{\"version\":\"TLSv1.3\",\"cipher\":\"C\",\"sni\":\"b.example\",\"alpn\":\"h2\",\"decrypted\":true}",
+		"\"flow\":{\"src\":\"10.0.0.2:1\",\"dst\":\"10.0.0.1:443\",\"iface\":\"eth0\",\"direction\":\"east-west\"},\"http_version\"",
+		"\"flow\":{\"src\":\"10.0.0.2:1\",\"dst\":\"10.0.0.1:443\"},\"tls\":{\"version\":\"TLSv1.3\",\"cipher\":\"C\",\"sni\":\"a.example\",\"alpn\":\"h2\",\"decrypted\":false,\"reason\":\"no keys\"}",
+		NULL,	/* an SNI of 200 control bytes: 1,200 bytes escaped */
+		"\"flow\":{\"src\":\"10.0.0.2:1\",\"dst\":\"10.0.0.1:443\"},\"tls\":{\"version\":\"TLSv1.3\",\"cipher\":\"C\",\"sni\":\"a.example\",\"alpn\":\"h2\",\"decrypted\":true}",
+	};
+	int fd = mkstemp(path), n = 0;
+	struct json_sink *sk;
+	FILE *f;
+
+	TT_REQUIRE(fd >= 0);
+	close(fd);
+	sk = json_sink_open(path, false);
+	TT_REQUIRE(sk);
+	for (int i = 0; i < 8; i++) {
+		struct call *c = call_new(&bo);
+
+		c->http_version = "2";
+		snprintf(c->flow.src, sizeof(c->flow.src), "10.0.0.2:1");
+		snprintf(c->flow.dst, sizeof(c->flow.dst), "10.0.0.1:443");
+		c->tls.present = i != 4;
+		snprintf(c->tls.version, sizeof(c->tls.version), "TLSv1.3");
+		snprintf(c->tls.cipher, sizeof(c->tls.cipher), "C");
+		snprintf(c->tls.sni, sizeof(c->tls.sni), "%s",
+			 i == 2 || i == 3 ? "b.example" : "a.example");
+		snprintf(c->tls.alpn, sizeof(c->tls.alpn), "h2");
+		c->tls.decrypted = i != 5;
+		if (i == 5)
+			snprintf(c->tls.reason, sizeof(c->tls.reason), "no keys");
+		if (i == 3 || i == 4) {
+			snprintf(c->flow.iface, sizeof(c->flow.iface), "eth0");
+			c->flow.direction = "east-west";
+		}
+		if (i == 6)
+			memset(c->tls.sni, 1, 200);
+		json_sink_write(sk, c);
+		call_free(c);
+	}
+	TT_EQ_INT(json_sink_close(sk), 0);
+	f = fopen(path, "r");
+	TT_REQUIRE(f);
+	while (fgets(line, sizeof(line), f) && n < 8) {
+		if (want[n]) {
+			if (!strstr(line, want[n]))
+				fprintf(stderr, "record %d: %s", n, line);
+			TT_CHECK(strstr(line, want[n]) != NULL);
+		} else {
+			TT_CHECK(strlen(line) > 1200);
+			TT_CHECK(strstr(line, "\"sni\":\"\\u0001\\u0001") != NULL);
+			TT_CHECK(strstr(line, "\\u0001\",\"alpn\":\"h2\"") != NULL);
+		}
+		n++;
+	}
+	fclose(f);
+	unlink(path);
+	TT_EQ_INT(n, 8);
+}
+
 TT_TEST(grpc_object)
 {
 	struct body_opts bo = { .max_keep = 64 };

@@ -111,6 +111,9 @@ struct flow_table {
 	struct closed_flow *closed;		/* CLOSED_SLOTS */
 	struct flow *holding;			/* flows in their start hold */
 	uint64_t held_charge;			/* what all their copies cost */
+	/* the flow of the last segment: the next one is mostly of the same
+	 * flow, found without the keyed hash (NULL once it is freed) */
+	struct flow *last;
 };
 
 /* Start hold (see the policies above): at most HOLD_SEGS segments or
@@ -409,6 +412,8 @@ static void flow_close(struct flow_table *t, struct flow *f,
 		t->ops->close(t->ctx, f, f->app);
 	reasm_fini(&f->rs[0]);
 	reasm_fini(&f->rs[1]);
+	if (t->last == f)
+		t->last = NULL;
 	hash_unlink(t, f);
 	lru_unlink(t, f);
 	t->n--;
@@ -634,8 +639,15 @@ int flow_table_push(struct flow_table *t, const struct seg *s)
 	int dir = 0;
 
 	t->st.segments++;
-	h = tuple_hash(t, s->family, s->src, s->sport, s->dst, s->dport);
-	f = lookup(t, s, h, &dir);
+	if (t->last && (dir = key_dir(&t->last->key, s)) >= 0) {
+		f = t->last;
+		h = f->hash;
+	} else {
+		dir = 0;
+		h = tuple_hash(t, s->family, s->src, s->sport, s->dst,
+			       s->dport);
+		f = lookup(t, s, h, &dir);
+	}
 
 	/* A SYN with another ISN on a known tuple: the port was reused and
 	 * the old connection ended without us seeing it. */
@@ -660,6 +672,7 @@ int flow_table_push(struct flow_table *t, const struct seg *s)
 		lru_unlink(t, f);
 		lru_append(t, f);
 	}
+	t->last = f;
 	if (f->holding) {
 		if (!(s->flags & (TCPF_SYN | TCPF_FIN | TCPF_RST)) &&
 		    f->nheld < HOLD_SEGS &&

@@ -242,6 +242,15 @@ void jbuf_str(struct jbuf *b, const uint8_t *p, size_t n)
 	jb_reserve(b, n + 2 + 16);
 	o = b->p + b->len;
 	*o++ = '"';
+#ifdef TAPIR_OVERREAD
+	/* most strings: short and plain */
+	if (OVERREAD_OK(p, n) && !(esc_mask16(p) & ((1u << n) - 1))) {
+		memcpy(o, p, 16);
+		o[n] = '"';
+		b->len = (size_t)(o + n + 1 - b->p);
+		return;
+	}
+#endif
 	for (;;) {
 #ifdef JSON_SSE2
 		while (i < n) {

@@ -113,16 +113,31 @@ static void jb_printf(struct jbuf *b, const char *fmt, ...)
 }
 
 /* Decimal digits of v, without printf (a record has a dozen numbers and
- * vsnprintf was the sink's largest cost on small HTTP/2 calls). */
+ * vsnprintf was the sink's largest cost on small HTTP/2 calls), two at a
+ * time from a table. */
+static const char digit_pairs[201] =
+	"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	"8081828384858687888990919293949596979899";
+
 static void jb_u64(struct jbuf *b, uint64_t v)
 {
 	char t[20];
 	int i = 20;
 
-	do {
-		t[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
+	while (v >= 100) {
+		unsigned r = (unsigned)(v % 100);
+
+		v /= 100;
+		i -= 2;
+		memcpy(t + i, digit_pairs + 2 * r, 2);
+	}
+	if (v >= 10) {
+		i -= 2;
+		memcpy(t + i, digit_pairs + 2 * v, 2);
+	} else {
+		t[--i] = (char)('0' + v);
+	}
 	jb_put(b, t + i, (size_t)(20 - i));
 }
 

@@ -1,4 +1,5 @@
 /* test_json.c - string escaping, UTF-8 validation, the record's shape. */
+#include <inttypes.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -323,6 +324,37 @@ TT_TEST(flow_tls_cache_follows_call)
 	fclose(f);
 	unlink(path);
 	TT_EQ_INT(n, 8);
+}
+
+/* Numbers are written without printf (jb_u64): each must read as
+ * printf would write it, at every digit-count boundary. */
+TT_TEST(numbers_match_printf)
+{
+	static const uint64_t v[] = { 1, 9, 10, 11, 99, 100, 101, 999, 1000,
+				      12345, 99999, 100000, 4294967295ULL,
+				      4294967296ULL, 18446744073709ULL };
+	struct body_opts bo = { .max_keep = 4 };
+
+	for (size_t i = 0; i < ARRAY_SIZE(v); i++) {
+		struct call *c = call_new(&bo);
+		char want[64], *out;
+
+		c->http_version = "2";
+		c->stream_id = (uint32_t)v[i];
+		c->req.present = true;
+		c->req.ts_first_ns = 1000;
+		c->req.ts_last_ns = 1000 + v[i] * 1000;
+		out = write_one(c);
+		TT_REQUIRE(out);
+		snprintf(want, sizeof(want), "\"duration_us\":%" PRIu64 ",",
+			 v[i]);
+		TT_CHECK(strstr(out, want) != NULL);
+		snprintf(want, sizeof(want), "\"stream_id\":%u,",
+			 (uint32_t)v[i]);
+		/* 2^32 wraps to 0: no stream_id member */
+		TT_CHECK((strstr(out, want) != NULL) == ((uint32_t)v[i] != 0));
+		call_free(c);
+	}
 }
 
 TT_TEST(grpc_object)

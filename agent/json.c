@@ -248,7 +248,8 @@ static inline unsigned esc_mask16(const uint8_t *p)
  * string too when one vector read stays in their page (TAPIR_OVERREAD):
  * header names and values are mostly one vector each, and a short body
  * with quotes in it does not fall back to the byte loop. */
-void jbuf_str(struct jbuf *b, const uint8_t *p, size_t n)
+static __attribute__((noinline)) void str_any(struct jbuf *b,
+						     const uint8_t *p, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t i = 0, k;
@@ -257,15 +258,6 @@ void jbuf_str(struct jbuf *b, const uint8_t *p, size_t n)
 	jb_reserve(b, n + 2 + 16);
 	o = b->p + b->len;
 	*o++ = '"';
-#ifdef TAPIR_OVERREAD
-	/* most strings: short and plain */
-	if (OVERREAD_OK(p, n) && !(esc_mask16(p) & ((1u << n) - 1))) {
-		memcpy(o, p, 16);
-		o[n] = '"';
-		b->len = (size_t)(o + n + 1 - b->p);
-		return;
-	}
-#endif
 	for (;;) {
 #ifdef JSON_SSE2
 		while (i < n) {
@@ -355,9 +347,38 @@ escape:
 	b->len = (size_t)(o - b->p);
 }
 
+/* Most strings of a record (header names and values) are short and
+ * plain: those are copied here, inline at each call, as one or two
+ * vectors; the rest in str_any(). */
+static inline void jb_str(struct jbuf *b, const uint8_t *p, size_t n)
+{
+#ifdef TAPIR_OVERREAD
+	if (n && n < 32 && ((uintptr_t)p & 4095) <= 4096 - 32) {
+		unsigned m = esc_mask16(p) | esc_mask16(p + 16) << 16;
+		char *o;
+
+		if (!(m & ((1u << n) - 1))) {
+			jb_reserve(b, 32 + 2);
+			o = b->p + b->len;
+			*o = '"';
+			memcpy(o + 1, p, 32);
+			o[n + 1] = '"';
+			b->len += n + 2;
+			return;
+		}
+	}
+#endif
+	str_any(b, p, n);
+}
+
+void jbuf_str(struct jbuf *b, const uint8_t *p, size_t n)
+{
+	jb_str(b, p, n);
+}
+
 static void jb_cstr(struct jbuf *b, const char *s)
 {
-	jbuf_str(b, (const uint8_t *)s, strlen(s));
+	jb_str(b, (const uint8_t *)s, strlen(s));
 }
 
 /* A string tapir formatted itself from its own tables and numbers
@@ -451,9 +472,9 @@ static void jb_headers(struct jbuf *b, const struct hdr *h, size_t n)
 		if (i)
 			jb_puts(b, ",");
 		jb_puts(b, "[");
-		jbuf_str(b, (const uint8_t *)h[i].name, h[i].name_len);
+		jb_str(b, (const uint8_t *)h[i].name, h[i].name_len);
 		jb_puts(b, ",");
-		jbuf_str(b, (const uint8_t *)h[i].value, h[i].value_len);
+		jb_str(b, (const uint8_t *)h[i].value, h[i].value_len);
 		jb_puts(b, "]");
 	}
 	jb_puts(b, "]");
@@ -470,7 +491,7 @@ static void jb_body(struct jbuf *b, const struct body *bd, bool force_b64)
 		/* A cut at max_keep may split a UTF-8 sequence: then base64. */
 		jb_puts(b, ",\"body\":");
 		if (!force_b64 && utf8_valid(bd->kept, bd->kept_len)) {
-			jbuf_str(b, bd->kept, bd->kept_len);
+			jb_str(b, bd->kept, bd->kept_len);
 			jb_puts(b, ",\"body_encoding\":\"utf8\"");
 		} else {
 			jbuf_base64(b, bd->kept, bd->kept_len);

@@ -125,6 +125,7 @@ struct par {
 	uint64_t idle_ns;
 	/* connection -> worker */
 	struct pin *pins;
+	struct pin *last_pin;		/* the last segment's, or NULL */
 	uint32_t npins, rr;
 	uint64_t last_purge;
 	struct par_totals tot;
@@ -418,6 +419,7 @@ static void pin_purge(struct par *p, uint64_t now)
 	}
 	free(old);
 	p->pins = tab;
+	p->last_pin = NULL;
 	p->last_purge = now;
 }
 
@@ -429,9 +431,14 @@ static unsigned owner(struct par *p, const struct seg *s)
 	uint64_t h;
 
 	pin_key_of(s, &k);
-	e = pin_slot(p->pins, &k, &found);
+	/* mostly the connection of the segment before */
+	e = p->last_pin;
+	found = e && !memcmp(&e->k, &k, sizeof(k));
+	if (!found)
+		e = pin_slot(p->pins, &k, &found);
 	if (found) {
 		e->last_ts = s->ts_ns;
+		p->last_pin = e;
 		return e->worker;
 	}
 	h = pin_hash(&k);
@@ -449,6 +456,7 @@ static unsigned owner(struct par *p, const struct seg *s)
 	e->last_ts = s->ts_ns;
 	e->worker = syn ? p->rr++ % p->n : (unsigned)((h >> 32) % p->n);
 	p->npins++;
+	p->last_pin = e;
 	return e->worker;
 }
 

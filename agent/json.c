@@ -32,7 +32,7 @@ struct json_sink {
 	uint64_t lost;		/* records not written (after err) */
 	struct jbuf b;		/* whole records not yet written */
 	/* json_sink_open_cb(): records go to emit instead of a descriptor */
-	void (*emit)(void *ctx, const char *p, size_t len);
+	void (*emit)(void *ctx, struct jbuf *b);
 	void *emit_ctx;
 	size_t flush_at;	/* SINK_FLUSH_AT, CB_FLUSH_AT */
 	/* the "flow" and "tls" members of the last record, and the flow and
@@ -51,8 +51,10 @@ struct json_sink {
  * were 19,000. */
 #define SINK_FLUSH_AT (64u << 10)
 /* A json_sink_open_cb sink hands records on in pieces this large: fewer
- * hand-overs between threads (each can be a wakeup). */
-#define CB_FLUSH_AT (256u << 10)
+ * hand-overs between threads (each can be a wakeup).  Under 256 KiB, so
+ * its buffer (handed over with them) stays at 256 KiB unless one record
+ * is larger than 64 KiB. */
+#define CB_FLUSH_AT (192u << 10)
 
 static void jb_grow(struct jbuf *b, size_t n);
 
@@ -715,8 +717,7 @@ int json_sink_reopen(struct json_sink *s)
 	return 0;
 }
 
-struct json_sink *json_sink_open_cb(void (*emit)(void *ctx, const char *p,
-						 size_t len),
+struct json_sink *json_sink_open_cb(void (*emit)(void *ctx, struct jbuf *b),
 				    void *ctx)
 {
 	struct json_sink *s = xcalloc(1, sizeof(*s));
@@ -753,7 +754,7 @@ int json_sink_flush(struct json_sink *s)
 {
 	if (s->emit) {
 		if (s->b.len)
-			s->emit(s->emit_ctx, s->b.p, s->b.len);
+			s->emit(s->emit_ctx, &s->b);
 	} else {
 		sink_out(s, s->b.p, s->b.len);
 	}
@@ -763,16 +764,20 @@ int json_sink_flush(struct json_sink *s)
 
 int json_sink_put(struct json_sink *s, const char *p, size_t len)
 {
+	if (s->emit) {
+		/* a callback sink hands on its buffer, a large piece too */
+		jb_put(&s->b, p, len);
+		if (s->b.len >= s->flush_at)
+			return json_sink_flush(s);
+		return 0;
+	}
 	if (s->b.len + len < s->flush_at) {
 		jb_put(&s->b, p, len);
 		return 0;
 	}
 	/* a large piece goes out as it is, after what is buffered */
 	json_sink_flush(s);
-	if (s->emit)
-		s->emit(s->emit_ctx, p, len);
-	else
-		sink_out(s, p, len);
+	sink_out(s, p, len);
 	return s->err;
 }
 

@@ -20,17 +20,19 @@
 #include "call.h"
 
 struct json_sink;
+struct jbuf;
 
 /* path "-" or NULL = stdout.  A file is created mode 0600; an existing
  * one is appended to (append: a live capture's log) or truncated.
  * Returns NULL with errno set on failure. */
 struct json_sink *json_sink_open(const char *path, bool append);
 /* A sink without a descriptor: each time records would be written out
- * (json_sink_flush, or SINK_FLUSH_AT bytes buffered) they go to emit as
- * whole lines instead, p valid for the call only.  The worker threads of
+ * (json_sink_flush, or CB_FLUSH_AT bytes buffered) they go to emit as
+ * whole lines instead, in b (b->len bytes).  emit may keep b's buffer
+ * and put another in its place (b->p and b->cap; NULL and 0 for none):
+ * the lines change hands without a copy.  The worker threads of
  * `tapir read --threads` (par.c) write through one. */
-struct json_sink *json_sink_open_cb(void (*emit)(void *ctx, const char *p,
-						 size_t len),
+struct json_sink *json_sink_open_cb(void (*emit)(void *ctx, struct jbuf *b),
 				    void *ctx);
 /* Add len bytes of whole records formatted elsewhere (by a
  * json_sink_open_cb sink).  Counted as lost after a write error like

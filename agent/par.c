@@ -44,7 +44,7 @@
 #define BATCH_DATA (512u << 10)
 #define BATCHES 3
 #define OUT_CHUNKS 8
-#define CHUNK_MIN (288u << 10)	/* > the sink's CB_FLUSH_AT + a record */
+#define CHUNK_KEEP (256u << 10)	/* larger buffers are not kept */
 #define PIN_SLOTS (1u << 14)
 #define PIN_PROBES 64
 #define NS 1000000000ULL
@@ -59,17 +59,20 @@ struct batch {
 	struct seg segs[EPOCH_SEGS];	/* payload: an offset into data */
 };
 
+/* Records go from a worker's sink to the writer without a copy: the
+ * sink's buffer becomes the chunk's, and the sink goes on in the buffer
+ * the chunk had (see emit()). */
 struct chunk {
 	struct chunk *next;
 	bool end, last;		/* end of an epoch; of the input */
 	size_t len, cap;
-	char data[];
+	char *data;		/* malloc'd, or NULL with cap 0 */
 };
 
-/* Chunks the writer is done with go back to their worker (at most
- * POOL_CHUNKS kept): a fresh 256 KiB buffer per hand-over meant an mmap,
- * its page faults and a munmap each time, which in a VM cost more than
- * the copying. */
+/* Chunks the writer is done with go back to their worker with their
+ * buffers (at most POOL_CHUNKS kept, a buffer only up to CHUNK_KEEP): a
+ * fresh buffer per hand-over meant an mmap, its page faults and a munmap
+ * each time, which in a VM cost more than copying. */
 #define POOL_CHUNKS (OUT_CHUNKS + 2)
 
 struct worker {
@@ -197,32 +200,30 @@ static void put_chunk(struct worker *w, struct chunk *c)
 	pthread_mutex_unlock(&w->mu);
 }
 
-/* An empty chunk of at least len bytes, from w's pool if it has one. */
-static struct chunk *new_chunk(struct worker *w, size_t len)
+static void chunk_free(struct chunk *c)
+{
+	if (c)
+		free(c->data);
+	free(c);
+}
+
+/* An empty chunk, from w's pool if it has one (with its buffer). */
+static struct chunk *new_chunk(struct worker *w)
 {
 	struct chunk *c;
 
-	if (!len) {		/* an epoch's end marker: no buffer */
-		c = xmalloc(sizeof(*c));
-		c->cap = 0;
-		goto init;
-	}
 	pthread_mutex_lock(&w->mu);
 	c = w->pool;
-	if (c && c->cap >= len) {
+	if (c) {
 		w->pool = c->next;
 		w->npool--;
-	} else {
-		c = NULL;
 	}
 	pthread_mutex_unlock(&w->mu);
 	if (!c) {
-		size_t cap = len > CHUNK_MIN ? len : CHUNK_MIN;
-
-		c = xmalloc(sizeof(*c) + cap);
-		c->cap = cap;
+		c = xmalloc(sizeof(*c));
+		c->data = NULL;
+		c->cap = 0;
 	}
-init:
 	c->end = c->last = false;
 	c->len = 0;
 	return c;
@@ -230,15 +231,20 @@ init:
 
 static void drop_chunk(struct worker *w, struct chunk *c)
 {
+	if (c->cap > CHUNK_KEEP) {
+		free(c->data);
+		c->data = NULL;
+		c->cap = 0;
+	}
 	pthread_mutex_lock(&w->mu);
-	if (w->npool < POOL_CHUNKS && c->cap >= CHUNK_MIN) {
+	if (w->npool < POOL_CHUNKS) {
 		c->next = w->pool;
 		w->pool = c;
 		w->npool++;
 		c = NULL;
 	}
 	pthread_mutex_unlock(&w->mu);
-	free(c);
+	chunk_free(c);
 }
 
 static struct chunk *take_chunk(struct worker *w)
@@ -260,19 +266,26 @@ static struct chunk *take_chunk(struct worker *w)
 
 /* ----------------------------------------------------------- threads */
 
-/* The worker's sink: records formatted by its engine, as one chunk. */
-static void emit(void *ctx, const char *p, size_t len)
+/* The worker's sink: the records its engine formatted become a chunk,
+ * buffer and all, and the sink gets the chunk's buffer to go on in. */
+static void emit(void *ctx, struct jbuf *b)
 {
-	struct chunk *c = new_chunk(ctx, len);
+	struct chunk *c = new_chunk(ctx);
+	char *spare = c->data;
+	size_t spare_cap = c->cap;
 
-	c->len = len;
-	memcpy(c->data, p, len);
+	c->data = b->p;
+	c->cap = b->cap;
+	c->len = b->len;
+	b->p = spare;
+	b->cap = spare_cap;
+	b->len = 0;
 	put_chunk(ctx, c);
 }
 
 static void end_epoch(struct worker *w, bool last)
 {
-	struct chunk *c = new_chunk(w, 0);
+	struct chunk *c = new_chunk(w);
 
 	c->end = true;
 	c->last = last;
@@ -640,7 +653,7 @@ void par_free(struct par *p)
 					struct chunk *c = w->out;
 
 					w->out = c->next;
-					free(c);
+					chunk_free(c);
 				}
 			}
 		}
@@ -657,7 +670,7 @@ void par_free(struct par *p)
 			struct chunk *c = w->pool;
 
 			w->pool = c->next;
-			free(c);
+			chunk_free(c);
 		}
 		while (w->free) {
 			struct batch *b = w->free;

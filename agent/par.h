@@ -12,9 +12,10 @@
  *
  * Memory outside the memcap (which the workers share out): the connection
  * table (16,384 entries, ~0.9 MiB) and per worker up to 3 input batches
- * (~0.7 MiB each), 10 record chunks (288 KiB each) and its sink's buffer
- * (up to ~0.5 MiB), so at most ~1 MiB + N x 6 MiB (tests/e2e/attacks.sh
- * holds -j2 to it under attack).
+ * (~0.7 MiB each) and 19 record buffers of 256 KiB (8 queued for the
+ * writer, 10 kept for reuse, its sink's), so ~1 MiB + N x 7 MiB
+ * (tests/e2e/attacks.sh holds -j2 to it under attack); a record over
+ * 64 KiB makes its buffer larger until the writer is done with it.
  *
  * Owns: the workers (engine, JSON formatting sink, threads), the batches
  * and record chunks between the threads, the connection-to-worker table.

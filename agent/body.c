@@ -49,17 +49,79 @@ struct body_dec {
 	bool held;
 };
 
-/* Capacity of the kept buffer for a given length: powers of two from 256,
- * capped at max_keep.  Derived from kept_len so no field is needed. */
+/* Capacity of the kept buffer for a given length: powers of two from
+ * KEPT_MIN, capped at max_keep.  Derived from kept_len so no field is
+ * needed. */
+#define KEPT_MIN 256
+
 static size_t kept_cap(const struct body *b, size_t len)
 {
-	size_t c = 256;
+	size_t c = KEPT_MIN;
 
 	if (len == 0)
 		return 0;
 	while (c < len)
 		c <<= 1;
 	return MIN(c, b->opts.max_keep);
+}
+
+/* Kept buffers of KEPT_MIN bytes (the bodies of small calls) freed are
+ * kept for reuse, per thread (at most KEPT_CACHE): a malloc and a free
+ * per message otherwise.  Off under ASan, which then sees every use
+ * after free. */
+#if defined(__SANITIZE_ADDRESS__)
+#define KEPT_CACHE 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define KEPT_CACHE 0
+#endif
+#endif
+#ifndef KEPT_CACHE
+#define KEPT_CACHE 64
+#endif
+union kept_blk {
+	union kept_blk *next;
+	uint8_t b[KEPT_MIN];
+};
+static __thread union kept_blk *kept_free;
+static __thread unsigned kept_nfree;
+
+static uint8_t *kept_grow(uint8_t *old, size_t oc, size_t nc)
+{
+	if (!oc && nc == KEPT_MIN && kept_free) {
+		union kept_blk *k = kept_free;
+
+		kept_free = k->next;
+		kept_nfree--;
+		return k->b;
+	}
+	return realloc(old, nc);
+}
+
+static void kept_release(struct body *b)
+{
+	if (b->kept && kept_nfree < KEPT_CACHE &&
+	    kept_cap(b, b->kept_len) == KEPT_MIN) {
+		union kept_blk *k = (union kept_blk *)(void *)b->kept;
+
+		k->next = kept_free;
+		kept_free = k;
+		kept_nfree++;
+	} else {
+		free(b->kept);
+	}
+	b->kept = NULL;
+}
+
+void body_thread_cleanup(void)
+{
+	while (kept_free) {
+		union kept_blk *k = kept_free;
+
+		kept_free = k->next;
+		free(k);
+	}
+	kept_nfree = 0;
 }
 
 /* Account decoded bytes: size, hash, kept prefix.  The only copy of body
@@ -79,7 +141,7 @@ static void body_out(struct body *b, const uint8_t *p, size_t n)
 		size_t nc = kept_cap(b, b->kept_len + take);
 
 		if (nc > oc) {
-			uint8_t *k = realloc(b->kept, nc);
+			uint8_t *k = kept_grow(b->kept, oc, nc);
 
 			if (!k) {
 				/* Keep what we have; the rest is truncated. */
@@ -389,7 +451,6 @@ void body_fini(struct body *b)
 	dec_free(b);
 	EVP_MD_CTX_free(b->sha);
 	b->sha = NULL;
-	free(b->kept);
-	b->kept = NULL;
+	kept_release(b);
 	b->kept_len = 0;
 }

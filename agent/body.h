@@ -51,6 +51,9 @@ struct body {
 };
 
 void body_init(struct body *b, const struct body_opts *o);
+/* A thread that is done with bodies frees the kept buffers it holds for
+ * reuse (body.c). */
+void body_thread_cleanup(void);
 /* Set the Content-Encoding before the first byte is fed.  The value is the
  * raw header value ("gzip", "br", "deflate", "identity", or a list: only a
  * single coding is decoded; anything else is BODY_UNKNOWN_CODING). */

@@ -157,6 +157,7 @@ void call_thread_cleanup(void)
 		free(k);
 	}
 	call_ncache = 0;
+	body_thread_cleanup();
 }
 
 void http_msg_reset(struct http_msg *m, const struct body_opts *opts)

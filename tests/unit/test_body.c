@@ -215,6 +215,42 @@ TT_TEST(coding_names)
 	}
 }
 
+/* Kept buffers of 256 bytes are reused per thread (body.c): a body must
+ * hold exactly its own bytes whether its buffer is fresh, reused, or a
+ * reused one grown past 256; bodies of many lengths in turn, some alive
+ * at once. */
+TT_TEST(kept_buffers_reused_clean)
+{
+	struct body_opts o = { .max_keep = 1024 };
+	struct body b[3];
+	uint8_t want[3][1100];
+	size_t len[3];
+	int bad = 0;
+
+	for (int i = 0; i < 300; i++) {
+		int j = i % 3;
+
+		if (i >= 3) {
+			bad += b[j].kept_len != MIN(len[j], 1024) ||
+			       (len[j] && memcmp(b[j].kept, want[j],
+						 MIN(len[j], 1024)));
+			body_fini(&b[j]);
+		}
+		len[j] = (size_t)(i * 37) % 1100;
+		for (size_t k = 0; k < len[j]; k++)
+			want[j][k] = (uint8_t)(i + k * 7);
+		body_init(&b[j], &o);
+		/* in two pieces: growth within one body too */
+		body_feed(&b[j], want[j], len[j] / 2);
+		body_feed(&b[j], want[j] + len[j] / 2, len[j] - len[j] / 2);
+		body_finish(&b[j]);
+	}
+	for (int j = 0; j < 3; j++)
+		body_fini(&b[j]);
+	body_thread_cleanup();
+	TT_EQ_INT(bad, 0);
+}
+
 TT_TEST(unknown_coding_recorded_as_sent)
 {
 	struct body_opts o = { .max_keep = 64, .hash = true };

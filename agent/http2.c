@@ -933,6 +933,8 @@ static int memo_replay(struct h2_conn *h, const struct h2_dir *d,
 {
 	const uint8_t *p = d->memo + d->memo_blk;
 	size_t total = 0;
+	/* a plain field of a request or response: what on_field() does */
+	bool plain = (x->t == T_REQ || x->t == T_RESP || x->t == T_PUSH);
 
 	for (unsigned i = 0; i < d->memo_n; i++) {
 		uint16_t nl, vl;
@@ -942,7 +944,14 @@ static int memo_replay(struct h2_conn *h, const struct h2_dir *d,
 		total += (size_t)nl + vl + 32;
 		if (total > h->o.max_header_bytes)
 			return -E2BIG;
-		on_field(x, (enum fkind)p[4], p + 5, nl, p + 5 + nl, vl);
+		if (plain && p[4] == FK_REGULAR && !x->interim) {
+			x->regular = true;
+			http_msg_add_header(x->m, (const char *)p + 5, nl,
+					    (const char *)p + 5 + nl, vl);
+		} else {
+			on_field(x, (enum fkind)p[4], p + 5, nl, p + 5 + nl,
+				 vl);
+		}
 		p += 5u + nl + vl;
 	}
 	return 0;

@@ -357,6 +357,66 @@ TT_TEST(numbers_match_printf)
 	}
 }
 
+static void jb_append_n(struct jbuf *b, const char *p, size_t n)
+{
+	b->p = realloc(b->p, b->len + n + 1);
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void jb_append(struct jbuf *b, const char *s)
+{
+	jb_append_n(b, s, strlen(s));
+}
+
+/* The headers array: a pair of short plain strings is written in one
+ * piece (jb_headers), anything else string by string; every pair must
+ * read as the reference escapes it, for names and values of 0-40 bytes,
+ * plain or with a byte to escape. */
+TT_TEST(header_pairs_match_reference)
+{
+	struct body_opts bo = { .max_keep = 4 };
+	struct call *c = call_new(&bo);
+	struct jbuf want = { 0 };
+	char *out, name[48], value[48];
+	int k = 0;
+
+	c->http_version = "2";
+	c->req.present = true;
+	jb_append(&want, "\"headers\":[");
+	for (size_t nl = 0; nl <= 40; nl += 4) {
+		for (size_t vl = 0; vl <= 40; vl++, k++) {
+			struct jbuf a = { 0 }, v = { 0 };
+
+			for (size_t i = 0; i < nl; i++)
+				name[i] = (char)('a' + (i + k) % 26);
+			for (size_t i = 0; i < vl; i++)
+				value[i] = (char)('A' + (i * 3 + k) % 26);
+			if (k % 4 == 1 && nl)
+				name[k % nl] = '"';
+			if (k % 4 == 2 && vl)
+				value[k % vl] = '\n';
+			http_msg_add_header(&c->req, name, nl, value, vl);
+			ref_str(&a, (const uint8_t *)name, nl);
+			ref_str(&v, (const uint8_t *)value, vl);
+			jb_append(&want, k ? ",[" : "[");
+			jb_append_n(&want, a.p, a.len);
+			jb_append(&want, ",");
+			jb_append_n(&want, v.p, v.len);
+			jb_append(&want, "]");
+			free(a.p);
+			free(v.p);
+		}
+	}
+	jb_append(&want, "]");
+	out = write_one(c);
+	TT_REQUIRE(out);
+	TT_CHECK(strstr(out, want.p) != NULL);
+	free(want.p);
+	call_free(c);
+}
+
 TT_TEST(grpc_object)
 {
 	struct body_opts bo = { .max_keep = 64 };

@@ -67,16 +67,11 @@ static size_t kept_cap(const struct body *b, size_t len)
 
 /* Kept buffers of KEPT_MIN bytes (the bodies of small calls) freed are
  * kept for reuse, per thread (at most KEPT_CACHE): a malloc and a free
- * per message otherwise.  Off under ASan, which then sees every use
- * after free. */
-#if defined(__SANITIZE_ADDRESS__)
+ * per message otherwise.  Off in sanitizer builds (util.h), which then
+ * see every use after free. */
+#ifdef TAPIR_SANITIZED
 #define KEPT_CACHE 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define KEPT_CACHE 0
-#endif
-#endif
-#ifndef KEPT_CACHE
+#else
 #define KEPT_CACHE 64
 #endif
 union kept_blk {

@@ -14,14 +14,10 @@
 /* Freed calls kept for reuse, per thread (at most CALL_CACHE): a struct
  * call is ~1.8 KB, past glibc's per-thread cache, so each malloc and
  * free of one took the allocator's slow path (~3% of an HTTP/2 read). */
-#if defined(__SANITIZE_ADDRESS__)
-#define CALL_CACHE 0	/* ASan builds: every use after free stays visible */
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define CALL_CACHE 0
-#endif
-#endif
-#ifndef CALL_CACHE
+#ifdef TAPIR_SANITIZED
+#define CALL_CACHE 0	/* sanitizer builds (util.h): every use after free
+			 * stays visible */
+#else
 #define CALL_CACHE 64
 #endif
 union call_blk {

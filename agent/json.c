@@ -616,6 +616,41 @@ static void jb_grpc(struct jbuf *b, const struct call_grpc *g)
 	jb_puts(b, "}");
 }
 
+/* The "flow" and "tls" members of c's record. */
+static void jb_flow_tls(struct jbuf *b, const struct call *c)
+{
+	jb_puts(b, ",\"flow\":{\"src\":");
+	jb_safe(b, c->flow.src);
+	jb_puts(b, ",\"dst\":");
+	jb_safe(b, c->flow.dst);
+	if (c->flow.iface[0]) {
+		jb_puts(b, ",\"iface\":");
+		jb_cstr(b, c->flow.iface);
+	}
+	if (c->flow.direction) {
+		jb_puts(b, ",\"direction\":");
+		jb_cstr(b, c->flow.direction);
+	}
+	jb_puts(b, "}");
+	if (c->tls.present) {
+		jb_puts(b, ",\"tls\":{\"version\":");
+		jb_safe(b, c->tls.version);
+		jb_puts(b, ",\"cipher\":");
+		jb_safe(b, c->tls.cipher);
+		jb_puts(b, ",\"sni\":");
+		jb_cstr(b, c->tls.sni);
+		jb_puts(b, ",\"alpn\":");
+		jb_cstr(b, c->tls.alpn);
+		jb_puts(b, ",\"decrypted\":");
+		jb_bool(b, c->tls.decrypted);
+		if (c->tls.reason[0]) {
+			jb_puts(b, ",\"reason\":");
+			jb_cstr(b, c->tls.reason);
+		}
+		jb_puts(b, "}");
+	}
+}
+
 /* Appends c's line to b; s (or NULL) lends its flow/tls cache. */
 static void format_call(struct jbuf *b, const struct call *c,
 			struct json_sink *s)
@@ -638,36 +673,7 @@ static void format_call(struct jbuf *b, const struct call *c,
 	} else {
 		size_t at = b->len;
 
-		jb_puts(b, ",\"flow\":{\"src\":");
-		jb_safe(b, c->flow.src);
-		jb_puts(b, ",\"dst\":");
-		jb_safe(b, c->flow.dst);
-		if (c->flow.iface[0]) {
-			jb_puts(b, ",\"iface\":");
-			jb_cstr(b, c->flow.iface);
-		}
-		if (c->flow.direction) {
-			jb_puts(b, ",\"direction\":");
-			jb_cstr(b, c->flow.direction);
-		}
-		jb_puts(b, "}");
-		if (c->tls.present) {
-			jb_puts(b, ",\"tls\":{\"version\":");
-			jb_safe(b, c->tls.version);
-			jb_puts(b, ",\"cipher\":");
-			jb_safe(b, c->tls.cipher);
-			jb_puts(b, ",\"sni\":");
-			jb_cstr(b, c->tls.sni);
-			jb_puts(b, ",\"alpn\":");
-			jb_cstr(b, c->tls.alpn);
-			jb_puts(b, ",\"decrypted\":");
-			jb_bool(b, c->tls.decrypted);
-			if (c->tls.reason[0]) {
-				jb_puts(b, ",\"reason\":");
-				jb_cstr(b, c->tls.reason);
-			}
-			jb_puts(b, "}");
-		}
+		jb_flow_tls(b, c);
 		if (s) {
 			s->fc_ok = b->len - at <= FC_CAP;
 			if (s->fc_ok) {

@@ -1570,13 +1570,30 @@ TT_TEST(hpack_memo_follows_table)
 	bld_free(s);
 }
 
+/* Feed c1 and s1, then c2 and s2, into one connection; its calls, one
+ * summary per line. */
+static char *run4(const struct bld *c1, const struct bld *s1,
+		  const struct bld *c2, const struct bld *s2)
+{
+	struct sink sk = { 0 };
+	struct h2_conn *h = conn_new(NULL, &sk);
+	char *got;
+
+	feed_all(h, 0, c1);
+	feed_all(h, 1, s1);
+	feed_all(h, 0, c2);
+	feed_all(h, 1, s2);
+	h2_conn_free(h);
+	got = dump(&sk);
+	sink_free(&sk);
+	return got;
+}
+
 TT_TEST(hpack_memo_table_size_change)
 {
 	static const uint8_t hts0[] = { 0, 1, 0, 0, 0, 0 };
 	struct bld *c1 = bld_new(true), *s1 = bld_new(false);
 	struct bld *c2 = bld_new(false), *s2 = bld_new(false);
-	struct sink sk;
-	struct h2_conn *h;
 	char *got;
 
 	frame(c1, sizeof(blk_a), 1, 5, 1, blk_a, sizeof(blk_a));
@@ -1588,14 +1605,7 @@ TT_TEST(hpack_memo_table_size_change)
 	/* B again: index 62 is gone (and no size update came first) */
 	frame(c2, sizeof(blk_b), 1, 5, 5, blk_b, sizeof(blk_b));
 	frame(s2, 1, 1, 5, 5, st200, 1);
-	memset(&sk, 0, sizeof(sk));
-	h = conn_new(NULL, &sk);
-	feed_all(h, 0, c1);
-	feed_all(h, 1, s1);
-	feed_all(h, 0, c2);
-	feed_all(h, 1, s2);
-	h2_conn_free(h);
-	got = dump(&sk);
+	got = run4(c1, s1, c2, s2);
 	/* a stale memo would give stream 5 x-k:v1 as if decoded */
 	TT_CHECK(strstr(got, "#3 GET / @a 200 QS qh=x-k:v1\n") != NULL);
 	TT_CHECK(strstr(got, "HPACK decoding error in request headers of stream 5") != NULL);
@@ -1603,7 +1613,6 @@ TT_TEST(hpack_memo_table_size_change)
 	if (!strstr(got, "HPACK decoding error in request headers of stream 5"))
 		fprintf(stderr, "%s", got);
 	free(got);
-	sink_free(&sk);
 	bld_free(c1);
 	bld_free(s1);
 	bld_free(c2);
@@ -1637,8 +1646,6 @@ static char *deferred_blk(const uint8_t *sb, size_t sn, unsigned p,
 	uint8_t r[16];
 	size_t rn = 0;
 	uint32_t sid = 1;
-	struct sink sk = { 0 };
-	struct h2_conn *h;
 	char *got;
 
 	frame(c1, sizeof(blk_x), 1, 5, sid, blk_x, sizeof(blk_x));
@@ -1667,15 +1674,8 @@ static char *deferred_blk(const uint8_t *sb, size_t sn, unsigned p,
 	frame(c2, (uint32_t)rn, 1, 5, sid, r, rn);
 	frame(s2, 1, 1, 5, sid, st200, 1);
 	h2_memo_off = memo_off;
-	h = conn_new(NULL, &sk);
-	feed_all(h, 0, c1);
-	feed_all(h, 1, s1);
-	feed_all(h, 0, c2);
-	feed_all(h, 1, s2);
-	h2_conn_free(h);
+	got = run4(c1, s1, c2, s2);
 	h2_memo_off = false;
-	got = dump(&sk);
-	sink_free(&sk);
 	bld_free(c1);
 	bld_free(s1);
 	bld_free(c2);
